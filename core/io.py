@@ -1,0 +1,502 @@
+"""Image files in and out, keeping bit depth, alpha, EXIF and ICC profile.
+
+Everything inside ``core`` works on float32 RGB arrays, ``H x W x 3``, values in [0, 1]
+(see :class:`ImageData`). Conversions from and to BGR, uint8/uint16 and file formats happen
+here and nowhere else.
+
+Reading uses Pillow (bytes are read with Python's ``open``, so non-ASCII paths work). 16-bit
+PNG and TIFF files, which Pillow reduces to 8 bits, are decoded by OpenCV from the same bytes.
+Writing is atomic: the encoded image goes to a hidden temporary file in the target folder,
+which is then renamed onto the target; nothing is left behind on failure.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import struct
+import tempfile
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
+
+from .errors import ImageReadError, ImageWriteError
+
+log = logging.getLogger(__name__)
+
+#: Largest image accepted by default (pixels); larger files are treated as decompression bombs.
+DEFAULT_MAX_PIXELS = 200_000_000
+
+#: File extensions (lower case, with dot) that :func:`read_image` is meant for.
+READ_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+#: File extensions :func:`write_image` can produce, and the format each one means.
+WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+_READ_FORMATS = {"JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP"}
+
+_ORIENTATION_TAG = 0x0112
+_EXIF_IFD_TAG = 0x8769
+_GPS_IFD_TAG = 0x8825
+# Tags that describe a TIFF file's own pixel layout; they must not travel to another file.
+_STRUCTURAL_TAGS = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 284, 317, 320, 322, 323, 324,
+    325, 338, 339, 340, 341, 513, 514, 530, 531, 532, 34675, 0xA005,
+})
+_BOMB_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, eq=False)
+class ImageData:
+    """A decoded image: upright float32 RGB pixels plus what the file said about itself."""
+
+    pixels: np.ndarray  # float32, H x W x 3, [0, 1], already rotated by EXIF orientation
+    alpha: np.ndarray | None  # float32, H x W, [0, 1], or None
+    bit_depth: int  # 8 or 16 (bits per channel in the file)
+    format: str  # "JPEG", "PNG", "TIFF", "WEBP" or "BMP"
+    exif: bytes | None  # raw EXIF as found (orientation still as in the file)
+    icc_profile: bytes | None
+    path: Path
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+# --------------------------------------------------------------------------------------- reading
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Read a JPEG, PNG, TIFF, WebP or BMP file into the float32 RGB convention.
+
+    EXIF orientation is applied. Grayscale, palette and CMYK images become RGB; an alpha
+    channel is returned separately. Raises :class:`ImageReadError` naming the file and the
+    reason (missing, folder, empty, permission denied, not an image, truncated or corrupt,
+    more than ``max_pixels`` pixels).
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    with _BOMB_LOCK, warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both count as a bomb here.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            image = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageReadError(path, f"too many pixels, refused as a possible decompression bomb ({exc})") from None
+        except UnidentifiedImageError:
+            raise ImageReadError(path, f"not an image file (content not recognised{_name_hint(path)})") from None
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+            raise ImageReadError(path, f"file is corrupt ({exc})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+    with image:
+        fmt = "JPEG" if image.format == "MPO" else (image.format or "")
+        if image.format not in _READ_FORMATS:
+            raise ImageReadError(path, f"{image.format} images are not supported (use JPEG, PNG, TIFF, WebP or BMP)")
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageReadError(
+                path, f"{width}x{height} is more than the limit of {max_pixels} pixels (possible decompression bomb)"
+            )
+        icc = image.info.get("icc_profile") or None
+        exif, orientation = _read_exif(image)
+        if _is_16_bit(image, data):
+            decoded = _decode_16_bit(data)
+            if decoded is not None:
+                pixels, alpha = decoded
+                return ImageData(
+                    pixels=_orient(pixels, orientation),
+                    alpha=None if alpha is None else _orient(alpha, orientation),
+                    bit_depth=16, format=fmt, exif=exif, icc_profile=icc, path=path,
+                )
+            log.warning("%s: 16-bit decoding failed, reading it with 8 bits per channel", path)
+        try:
+            image.load()  # full decode: detects truncated and corrupt files
+            upright = ImageOps.exif_transpose(image) or image
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as exc:
+            raise ImageReadError(path, f"file is truncated or corrupt ({exc})") from None
+        pixels, alpha, bit_depth = _pil_to_float(upright)
+    return ImageData(pixels=pixels, alpha=alpha, bit_depth=bit_depth, format=fmt, exif=exif,
+                     icc_profile=icc, path=path)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise ImageReadError(path, "is a folder, not an image file")
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a folder, not an image file") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageReadError(path, "file is empty (0 bytes)")
+    return data
+
+
+def _name_hint(path: Path) -> str:
+    if path.suffix.lower() in READ_EXTENSIONS:
+        return f"; the name ends in {path.suffix} but the content is not such an image"
+    return ""
+
+
+def _read_exif(image: Image.Image) -> tuple[bytes | None, int]:
+    """The file's EXIF bytes (TIFF: its descriptive tags only) and its orientation (1..8)."""
+    try:
+        exif = image.getexif()
+        orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
+    except Exception as exc:  # malformed EXIF must not make the picture unreadable
+        log.warning("ignoring unreadable EXIF: %s", exc)
+        return None, 1
+    if orientation not in range(1, 9):
+        orientation = 1
+    raw = image.info.get("exif")
+    if isinstance(raw, bytes) and raw:
+        return raw, orientation
+    if image.format == "TIFF":
+        return _clean_exif(exif, orientation=None), orientation
+    return None, orientation
+
+
+def _clean_exif(exif: Image.Exif, orientation: int | None) -> bytes | None:
+    """EXIF bytes without a TIFF file's layout tags; orientation replaced when given."""
+    clean = Image.Exif()
+    for tag, value in exif.items():
+        if tag in _STRUCTURAL_TAGS:
+            continue
+        if tag in (_EXIF_IFD_TAG, _GPS_IFD_TAG):
+            sub = {k: v for k, v in exif.get_ifd(tag).items() if k not in _STRUCTURAL_TAGS}
+            if sub:
+                clean[tag] = sub
+            continue
+        clean[tag] = value
+    if orientation is not None:
+        clean[_ORIENTATION_TAG] = orientation
+    if not len(clean):
+        return None
+    return clean.tobytes()
+
+
+def _is_16_bit(image: Image.Image, data: bytes) -> bool:
+    if image.format == "PNG":
+        return len(data) > 24 and data[24] == 16  # IHDR bit depth
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258) if hasattr(image, "tag_v2") else None
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return 16 in bits
+    return False
+
+
+def _decode_16_bit(data: bytes) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """OpenCV decode of a 16-bit PNG/TIFF; None when OpenCV cannot read it."""
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        return None
+    values = array.astype(np.float32) / 65535.0
+    if values.ndim == 2:
+        return np.repeat(values[:, :, None], 3, axis=2), None
+    channels = values.shape[2]
+    if channels == 1:
+        return np.repeat(values, 3, axis=2), None
+    if channels == 2:
+        return np.repeat(values[:, :, :1], 3, axis=2), np.ascontiguousarray(values[:, :, 1])
+    rgb = np.ascontiguousarray(values[:, :, 2::-1])
+    alpha = np.ascontiguousarray(values[:, :, 3]) if channels >= 4 else None
+    return rgb, alpha
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an H x W (x C) array, as ``exif_transpose`` does."""
+    if orientation == 2:
+        array = array[:, ::-1]
+    elif orientation == 3:
+        array = array[::-1, ::-1]
+    elif orientation == 4:
+        array = array[::-1]
+    elif orientation == 5:
+        array = array.swapaxes(0, 1)
+    elif orientation == 6:
+        array = np.rot90(array, -1)
+    elif orientation == 7:
+        array = array[::-1, ::-1].swapaxes(0, 1)
+    elif orientation == 8:
+        array = np.rot90(array, 1)
+    return np.ascontiguousarray(array)
+
+
+def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Pixels, alpha and bit depth of a decoded Pillow image of any mode."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image).astype(np.float32)
+        bits = 16 if mode.startswith("I;16") or values.max(initial=0) > 255 else 8
+        gray = np.clip(values / (65535.0 if bits == 16 else 255.0), 0.0, 1.0)
+        return np.repeat(gray[:, :, None], 3, axis=2), None, bits
+    if mode == "F":
+        gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(gray[:, :, None], 3, axis=2), None, 16
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info)
+    if mode in ("RGBa", "La"):
+        image = image.convert("RGBA")
+    converted = image.convert("RGBA" if has_alpha else "RGB")
+    values = np.asarray(converted, dtype=np.float32) / 255.0
+    if has_alpha:
+        return np.ascontiguousarray(values[:, :, :3]), np.ascontiguousarray(values[:, :, 3]), 8
+    return values, None, 8
+
+
+# --------------------------------------------------------------------------------------- writing
+
+
+def write_image(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    source: ImageData | None = None,
+    quality: int = 95,
+    bit_depth: int | None = None,
+    keep_metadata: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Write float32 RGB ``pixels`` to ``path``; the format follows the suffix.
+
+    ``bit_depth`` 16 is honoured for PNG and TIFF (default: the source's depth, else 8).
+    With ``keep_metadata`` the source's EXIF (orientation reset to 1, since the pixels are
+    upright) and ICC profile are written. ``alpha`` is written by PNG, TIFF and WebP and
+    dropped by JPEG. The write is atomic. Refuses to replace an existing file unless
+    ``overwrite``, and always refuses to write onto ``source.path``. Raises
+    :class:`ImageWriteError`.
+    """
+    path = Path(path)
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageWriteError(path, f"unsupported file type '{path.suffix}'; use one of {', '.join(WRITE_FORMATS)}")
+    rgb = _check_pixels(path, pixels)
+    alpha_values = _check_alpha(path, alpha, rgb.shape[:2])
+    if source is not None and _same_file(path, source.path):
+        raise ImageWriteError(path, "this is the original image; refusing to overwrite it")
+    if path.is_dir():
+        raise ImageWriteError(path, "a folder of that name exists")
+    if path.exists() and not overwrite:
+        raise ImageWriteError(path, "file already exists (choose another name or allow overwriting)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageWriteError(path, f"folder '{folder}' does not exist")
+
+    depth = bit_depth if bit_depth is not None else (source.bit_depth if source is not None else 8)
+    if depth not in (8, 16):
+        raise ImageWriteError(path, f"bit depth must be 8 or 16, not {depth}")
+    if depth == 16 and fmt not in ("PNG", "TIFF"):
+        log.info("%s: %s holds 8 bits per channel; writing 8-bit", path, fmt)
+        depth = 8
+    if not 1 <= int(quality) <= 100:
+        raise ImageWriteError(path, f"quality must be 1..100, not {quality}")
+
+    exif = icc = None
+    if keep_metadata and source is not None:
+        exif = _exif_for_output(source.exif)
+        icc = source.icc_profile if _is_rgb_profile(source.icc_profile) else None
+    try:
+        encoded = _encode(fmt, rgb, alpha_values, depth, int(quality), exif, icc)
+    except (OSError, ValueError, cv2.error) as exc:
+        raise ImageWriteError(path, f"encoding as {fmt} failed ({exc})") from exc
+    _write_atomically(path, encoded, overwrite=overwrite)
+    return path
+
+
+def unique_path(path: str | Path) -> Path:
+    """``path`` if no such file exists, else the first free ``name (1).ext``, ``name (2).ext``..."""
+    path = Path(path)
+    if not path.exists():
+        return path
+    n = 1
+    while True:
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        if not candidate.exists():
+            return candidate
+        n += 1
+
+
+def _check_pixels(path: Path, pixels: np.ndarray) -> np.ndarray:
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] != 3:
+        shape = getattr(pixels, "shape", type(pixels).__name__)
+        raise ImageWriteError(path, f"pixels must be an H x W x 3 array, got {shape}")
+    if not np.issubdtype(pixels.dtype, np.floating):
+        raise ImageWriteError(path, f"pixels must be floating point in [0, 1], got {pixels.dtype}")
+    return np.clip(np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0), 0.0, 1.0)
+
+
+def _check_alpha(path: Path, alpha: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    if alpha is None:
+        return None
+    if not isinstance(alpha, np.ndarray) or alpha.shape != tuple(shape):
+        raise ImageWriteError(path, f"alpha must be an H x W array of shape {tuple(shape)}")
+    return np.clip(np.nan_to_num(alpha.astype(np.float32, copy=False), nan=1.0), 0.0, 1.0)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return os.path.normcase(str(a.resolve())) == os.path.normcase(str(b.resolve()))
+    except OSError:
+        return False
+
+
+def _exif_for_output(raw: bytes | None) -> bytes | None:
+    if not raw:
+        return None
+    try:
+        exif = Image.Exif()
+        exif.load(raw)
+        return _clean_exif(exif, orientation=1)
+    except Exception as exc:  # a broken EXIF block is dropped, not fatal
+        log.warning("dropping unreadable EXIF: %s", exc)
+        return None
+
+
+def _is_rgb_profile(icc: bytes | None) -> bool:
+    """True for an ICC profile that describes RGB data (gray/CMYK profiles would be wrong)."""
+    return bool(icc) and len(icc) >= 20 and icc[16:20] == b"RGB "
+
+
+def _quantize(values: np.ndarray, depth: int) -> np.ndarray:
+    if depth == 16:
+        return (values * 65535.0 + 0.5).astype(np.uint16)
+    return (values * 255.0 + 0.5).astype(np.uint8)
+
+
+def _encode(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int, quality: int,
+            exif: bytes | None, icc: bytes | None) -> bytes:
+    if fmt == "JPEG":
+        alpha = None
+    planes = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
+    values = _quantize(planes, depth)
+    if fmt == "TIFF":
+        return _encode_tiff(values, exif, icc)
+    if fmt == "PNG" and depth == 16:
+        bgr = values[:, :, [2, 1, 0, 3]] if values.shape[2] == 4 else values[:, :, ::-1]
+        ok, buffer = cv2.imencode(".png", np.ascontiguousarray(bgr))
+        if not ok:
+            raise ValueError("OpenCV could not encode the 16-bit PNG")
+        return _add_png_metadata(buffer.tobytes(), exif, icc)
+    image = Image.fromarray(values)
+    options: dict[str, object] = {}
+    if exif:
+        options["exif"] = exif
+    if icc:
+        options["icc_profile"] = icc
+    if fmt == "JPEG":
+        options.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
+    elif fmt == "WEBP":
+        options.update(quality=quality, method=4)
+    elif fmt == "PNG":
+        options.update(compress_level=6)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _add_png_metadata(png: bytes, exif: bytes | None, icc: bytes | None) -> bytes:
+    """Insert iCCP and eXIf chunks right after IHDR (OpenCV writes neither)."""
+    extra = b""
+    if icc:
+        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
+    if exif:
+        extra += _png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))
+    ihdr_end = 8 + 8 + 13 + 4
+    return png[:ihdr_end] + extra + png[ihdr_end:]
+
+
+def _encode_tiff(values: np.ndarray, exif: bytes | None, icc: bytes | None) -> bytes:
+    """A single-strip, Deflate-compressed little-endian TIFF of 8- or 16-bit RGB(A)."""
+    height, width, channels = values.shape
+    bits = values.dtype.itemsize * 8
+    strip = zlib.compress(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes(), 6)
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    if exif:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        for tag, value in parsed.items():
+            if tag in (_EXIF_IFD_TAG, _GPS_IFD_TAG):
+                sub = parsed.get_ifd(tag)
+                if sub:
+                    ifd[tag] = dict(sub)
+            elif tag not in _STRUCTURAL_TAGS:
+                ifd[tag] = value
+    layout = {256: width, 257: height, 258: (bits,) * channels, 259: 8, 262: 2, 273: (0,), 277: channels,
+              278: height, 279: (len(strip),), 284: 1}
+    if channels == 4:
+        layout[338] = (2,)  # unassociated alpha
+    for tag, value in layout.items():
+        ifd[tag] = value
+        ifd.tagtype[tag] = 3 if tag in (258, 259, 262, 277, 284, 338) else 4
+    if icc:
+        ifd[34675] = icc
+        ifd.tagtype[34675] = 7
+    # Layout: header, IFD at offset 8, then the strip; Pillow moves StripOffsets past the IFD.
+    return b"II*\x00" + struct.pack("<I", 8) + ifd.tobytes(8) + strip
+
+
+def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except PermissionError:
+        raise ImageWriteError(path, f"folder '{folder}' is not writable (permission denied)") from None
+    except OSError as exc:
+        raise ImageWriteError(path, f"cannot create a file in '{folder}' ({exc.strerror or exc})") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_without_clobbering(tmp, path)
+    except ImageWriteError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ImageWriteError(path, f"writing failed ({exc.strerror or exc})") from exc
+        raise
+
+
+def _move_without_clobbering(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path`` unless ``path`` exists (hard link is atomic where supported)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ImageWriteError(path, "file already exists (choose another name or allow overwriting)") from None
+    except OSError:  # file system without hard links
+        if path.exists():
+            raise ImageWriteError(path, "file already exists (choose another name or allow overwriting)") from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink(missing_ok=True)

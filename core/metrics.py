@@ -1,0 +1,103 @@
+"""Full-reference image quality: PSNR and SSIM, written from their definitions.
+
+Both take two arrays of the same shape (``H x W`` or ``H x W x C``) with values in
+``[0, data_range]``; the project's float32 RGB convention uses ``data_range=1.0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+_RANGE_TOLERANCE = 1e-4
+
+
+def _validate(a: np.ndarray, b: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both arrays as float64 after checking shape, dtype and value range."""
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        raise TypeError("expected two numpy arrays")
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    if a.ndim not in (2, 3) or a.size == 0:
+        raise ValueError(f"expected an H x W or H x W x C image, got shape {a.shape}")
+    if not data_range > 0:
+        raise ValueError(f"data_range must be positive, got {data_range}")
+    out = []
+    for name, x in (("a", a), ("b", b)):
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"{name} has unsupported dtype {x.dtype}")
+        values = x.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        low, high = float(values.min()), float(values.max())
+        tol = _RANGE_TOLERANCE * data_range
+        if low < -tol or high > data_range + tol:
+            hint = " (8-bit data? convert to float in [0, 1] or pass data_range=255)" if high > 1.5 else ""
+            raise ValueError(
+                f"{name} has values in [{low:g}, {high:g}], outside [0, {data_range:g}] ({x.dtype}){hint}"
+            )
+        out.append(values)
+    return out[0], out[1]
+
+
+def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB: ``10 log10(data_range^2 / MSE)`` over all values.
+
+    Identical images give ``inf``.
+    """
+    x, y = _validate(a, b, data_range)
+    mse = float(np.mean((x - y) ** 2))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(data_range**2 / mse)
+
+
+def _gaussian_taps(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    taps = np.exp(-(offsets**2) / (2.0 * sigma**2))
+    return taps / taps.sum()
+
+
+def _filter_valid(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filter keeping only positions where the whole window fits."""
+    r = len(taps) // 2
+    full = cv2.sepFilter2D(x, cv2.CV_64F, taps, taps, borderType=cv2.BORDER_REFLECT)
+    return full[r:-r, r:-r]
+
+
+def _ssim_channel(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
+    taps = _gaussian_taps()
+    c1 = (SSIM_K1 * data_range) ** 2
+    c2 = (SSIM_K2 * data_range) ** 2
+    mu_x = _filter_valid(x, taps)
+    mu_y = _filter_valid(y, taps)
+    var_x = _filter_valid(x * x, taps) - mu_x**2
+    var_y = _filter_valid(y * y, taps) - mu_y**2
+    cov = _filter_valid(x * y, taps) - mu_x * mu_y
+    numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
+    denominator = (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    return float(np.mean(numerator / denominator))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """Structural similarity (Wang, Bovik, Sheikh, Simoncelli, IEEE TIP 2004).
+
+    Local statistics use an 11x11 Gaussian window (sigma 1.5, weights summing to 1, no
+    Bessel correction), K1=0.01, K2=0.03. Only "valid" positions are used (the window lies
+    entirely inside the image, as in the authors' MATLAB code; no border padding), so both
+    sides must be at least 11 pixels. No automatic downsampling. For ``H x W x C`` input
+    the SSIM is computed per channel (on RGB, not luma) and the channel values are averaged.
+    Identical images give 1.0.
+    """
+    x, y = _validate(a, b, data_range)
+    if x.shape[0] < SSIM_WINDOW or x.shape[1] < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {x.shape[:2]}")
+    if x.ndim == 2:
+        return _ssim_channel(x, y, data_range)
+    return float(np.mean([_ssim_channel(x[:, :, c], y[:, :, c], data_range) for c in range(x.shape[2])]))
