@@ -1,0 +1,352 @@
+"""core.io: formats, metadata round trips, bad inputs and safe writing."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from core.errors import ImageReadError, ImageWriteError
+from core.io import _orient, read_image, unique_path, write_image
+
+ARTIST = 315
+ORIENTATION = 274
+EXIF_IFD = 0x8769
+DATE_ORIGINAL = 0x9003
+
+
+def _u8(rng: np.random.Generator, h: int = 20, w: int = 30, c: int = 3) -> np.ndarray:
+    return (rng.random((h, w, c)) * 255).astype(np.uint8)
+
+
+def _exif(raw: bytes | None) -> Image.Exif:
+    exif = Image.Exif()
+    if raw:
+        exif.load(raw)
+    return exif
+
+
+def _srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _write_png_bytes(path: Path, array: np.ndarray) -> None:
+    ok, buf = cv2.imencode(".png", array)
+    assert ok
+    path.write_bytes(buf.tobytes())
+
+
+# ---------------------------------------------------------------- formats and modes
+
+
+@pytest.mark.parametrize("ext,fmt", [("jpg", "JPEG"), ("png", "PNG"), ("tif", "TIFF"), ("webp", "WEBP"),
+                                     ("bmp", "BMP")])
+def test_reads_common_formats_as_float_rgb(tmp_path, rng, ext, fmt):
+    array = _u8(rng)
+    path = tmp_path / f"img.{ext}"
+    Image.fromarray(array).save(path, **({"lossless": True} if fmt == "WEBP" else {}))
+    data = read_image(path)
+    assert data.pixels.dtype == np.float32 and data.pixels.shape == (20, 30, 3)
+    assert data.format == fmt and data.bit_depth == 8 and data.alpha is None and data.path == path
+    assert 0.0 <= data.pixels.min() and data.pixels.max() <= 1.0
+    if fmt != "JPEG":  # lossless formats give the exact values back
+        np.testing.assert_array_equal((data.pixels * 255).round().astype(np.uint8), array)
+
+
+def test_grayscale_palette_and_cmyk_become_rgb(tmp_path, rng):
+    gray = _u8(rng, c=1)[:, :, 0]
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    data = read_image(tmp_path / "g.png")
+    assert data.pixels.shape == (20, 30, 3)
+    np.testing.assert_allclose(data.pixels[:, :, 0], gray / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(data.pixels[:, :, 0], data.pixels[:, :, 2])
+
+    Image.fromarray(_u8(rng)).quantize(16).save(tmp_path / "p.png")
+    assert read_image(tmp_path / "p.png").pixels.shape == (20, 30, 3)
+
+    Image.new("CMYK", (30, 20), (0, 255, 255, 0)).save(tmp_path / "c.jpg")  # pure red in CMYK
+    red = read_image(tmp_path / "c.jpg").pixels.mean(axis=(0, 1))
+    assert red[0] > 0.9 and red[1] < 0.1 and red[2] < 0.1
+
+
+def test_alpha_is_passed_through(tmp_path, rng):
+    rgba = _u8(rng, c=4)
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    data = read_image(tmp_path / "a.png")
+    np.testing.assert_allclose(data.alpha, rgba[:, :, 3] / 255.0, atol=1e-6)
+    out = write_image(tmp_path / "out.png", data.pixels, alpha=data.alpha, source=data)
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), rgba)
+
+    Image.fromarray(rgba[:, :, 0]).convert("LA").save(tmp_path / "la.png")
+    assert read_image(tmp_path / "la.png").alpha is not None
+
+    write_image(tmp_path / "dropped.jpg", data.pixels, alpha=data.alpha)  # JPEG drops alpha
+    assert Image.open(tmp_path / "dropped.jpg").mode == "RGB"
+
+
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_16_bit_values_survive_round_trip(tmp_path, rng, ext):
+    values = (rng.random((12, 17, 3)) * 65535).astype(np.uint16)
+    values[0, 0] = (1, 257, 65534)  # none of these is a multiple of 257: 8 bits cannot hold them
+    source = tmp_path / f"src16.{ext}"
+    ok, buf = cv2.imencode(f".{ext}", values[:, :, ::-1])
+    assert ok
+    source.write_bytes(buf.tobytes())
+
+    data = read_image(source)
+    assert data.bit_depth == 16
+    np.testing.assert_array_equal(np.round(data.pixels * 65535).astype(np.uint16), values)
+
+    out = write_image(tmp_path / f"out.{ext}", data.pixels, source=data)  # depth follows the source
+    back = cv2.imdecode(np.fromfile(out, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back[:, :, ::-1], values)
+    assert read_image(out).bit_depth == 16
+
+
+def test_16_bit_with_alpha_and_8_bit_request(tmp_path, rng):
+    pixels = rng.random((9, 11, 3)).astype(np.float32)
+    alpha = rng.random((9, 11)).astype(np.float32)
+    for ext in ("png", "tif"):
+        write_image(tmp_path / f"a16.{ext}", pixels, alpha=alpha, bit_depth=16)
+        data = read_image(tmp_path / f"a16.{ext}")
+        assert data.bit_depth == 16
+        np.testing.assert_allclose(data.alpha, alpha, atol=1 / 65535)
+        np.testing.assert_allclose(data.pixels, pixels, atol=1 / 65535)
+        write_image(tmp_path / f"a8.{ext}", pixels, source=data, bit_depth=8)
+        assert read_image(tmp_path / f"a8.{ext}").bit_depth == 8
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_numpy_orientation_matches_pillow(orientation, rng):
+    array = _u8(rng, 5, 7)
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[ORIENTATION] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif.tobytes())
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(buffer)))
+    np.testing.assert_array_equal(_orient(array, orientation), expected)
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _jpeg_with_exif(path: Path, array: np.ndarray, orientation: int = 6, icc: bytes | None = None) -> None:
+    exif = Image.Exif()
+    exif[ARTIST] = "Ada Lovelace"
+    exif[ORIENTATION] = orientation
+    exif.get_ifd(EXIF_IFD)[DATE_ORIGINAL] = "2021:06:01 20:30:00"
+    Image.fromarray(array).save(path, exif=exif.tobytes(), quality=95, **({"icc_profile": icc} if icc else {}))
+
+
+def _smooth_u8(h: int, w: int) -> np.ndarray:
+    """Gradients (red left to right, green top to bottom): survive JPEG, show any rotation."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    return np.stack([xs * 255 // (w - 1), ys * 255 // (h - 1), np.full_like(xs, 90)], axis=2).astype(np.uint8)
+
+
+def test_exif_orientation_applied_and_exif_kept(tmp_path):
+    array = _smooth_u8(20, 30)
+    _jpeg_with_exif(tmp_path / "src.jpg", array, orientation=6)
+    data = read_image(tmp_path / "src.jpg")
+    assert data.pixels.shape == (30, 20, 3)  # rotated upright: 90 degrees clockwise
+    rotated = np.rot90(array, -1).astype(np.float32) / 255
+    assert np.abs(data.pixels - rotated).mean() < 0.03
+
+    for ext in ("jpg", "png", "tif", "webp"):
+        out = write_image(tmp_path / f"out.{ext}", data.pixels, source=data)
+        exif = _exif(read_image(out).exif)
+        assert exif[ARTIST] == "Ada Lovelace", ext
+        assert exif[ORIENTATION] == 1, ext
+        assert exif.get_ifd(EXIF_IFD)[DATE_ORIGINAL] == "2021:06:01 20:30:00", ext
+        assert read_image(out).pixels.shape == (30, 20, 3), ext  # not rotated a second time
+
+    write_image(tmp_path / "bare.jpg", data.pixels, source=data, keep_metadata=False)
+    assert ARTIST not in _exif(read_image(tmp_path / "bare.jpg").exif)
+
+
+def test_icc_profile_kept(tmp_path, rng):
+    icc = _srgb_icc()
+    _jpeg_with_exif(tmp_path / "src.jpg", _u8(rng), orientation=1, icc=icc)
+    data = read_image(tmp_path / "src.jpg")
+    assert data.icc_profile == icc
+    for ext in ("jpg", "png", "tif", "webp"):
+        out = write_image(tmp_path / f"out.{ext}", data.pixels, source=data)
+        assert read_image(out).icc_profile == icc, ext
+    out16 = write_image(tmp_path / "out16.png", data.pixels, source=data, bit_depth=16)
+    assert read_image(out16).icc_profile == icc
+    assert _exif(read_image(out16).exif)[ARTIST] == "Ada Lovelace"
+
+
+def test_non_ascii_path_round_trip(tmp_path, rng):
+    folder = tmp_path / "día"
+    folder.mkdir()
+    pixels = rng.random((8, 9, 3)).astype(np.float32)
+    path = write_image(folder / "café 写真.png", pixels)
+    data = read_image(path)
+    np.testing.assert_allclose(data.pixels, pixels, atol=0.5 / 255 + 1e-6)
+    out = write_image(folder / "café 写真 16.tif", data.pixels, bit_depth=16)
+    assert read_image(out).bit_depth == 16
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _assert_read_error(path: Path, *words: str, **kwargs) -> ImageReadError:
+    with pytest.raises(ImageReadError) as info:
+        read_image(path, **kwargs)
+    message = str(info.value)
+    assert path.name in message
+    for word in words:
+        assert word in message.lower(), message
+    return info.value
+
+
+def test_missing_folder_and_empty(tmp_path):
+    _assert_read_error(tmp_path / "nope.jpg", "not found")
+    _assert_read_error(tmp_path, "folder")
+    (tmp_path / "empty.png").write_bytes(b"")
+    _assert_read_error(tmp_path / "empty.png", "empty")
+
+
+def test_not_an_image(tmp_path):
+    (tmp_path / "notes.jpg").write_text("these are not pixels\n" * 20)
+    _assert_read_error(tmp_path / "notes.jpg", "not an image")
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png"])
+def test_truncated_files_are_rejected(tmp_path, rng, ext):
+    good = tmp_path / f"good.{ext}"
+    Image.fromarray(_u8(rng, 64, 64)).save(good)
+    data = good.read_bytes()
+    bad = tmp_path / f"truncated.{ext}"
+    bad.write_bytes(data[: len(data) // 2])
+    _assert_read_error(bad, "truncated")
+
+
+def test_truncated_16_bit_png(tmp_path, rng):
+    values = (rng.random((64, 64, 3)) * 65535).astype(np.uint16)
+    _write_png_bytes(tmp_path / "full.png", values)
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    _assert_read_error(tmp_path / "cut.png", "truncated")
+
+
+def test_decompression_bomb_limit(tmp_path, rng):
+    Image.fromarray(_u8(rng, 40, 50)).save(tmp_path / "big.png")
+    _assert_read_error(tmp_path / "big.png", "decompression bomb", max_pixels=1000)  # 2000 px: Pillow error
+    _assert_read_error(tmp_path / "big.png", "decompression bomb", max_pixels=1500)  # 2000 px: Pillow warning
+    assert read_image(tmp_path / "big.png", max_pixels=2000).pixels.shape == (40, 50, 3)
+    assert Image.MAX_IMAGE_PIXELS not in (1000, 1500)  # global restored
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_permission_denied(tmp_path, rng):
+    path = tmp_path / "locked.png"
+    Image.fromarray(_u8(rng)).save(path)
+    path.chmod(0)
+    try:
+        _assert_read_error(path, "permission")
+    finally:
+        path.chmod(0o644)
+
+
+def test_permission_denied_reported(tmp_path, rng, monkeypatch):
+    """Works as root too: the OS refusal is simulated."""
+    import core.io
+
+    path = tmp_path / "locked.png"
+    Image.fromarray(_u8(rng)).save(path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(core.io, "open", refuse, raising=False)
+    _assert_read_error(path, "permission denied")
+
+
+# ---------------------------------------------------------------- safe writing
+
+
+def test_refuses_overwrite_unless_asked(tmp_path, rng):
+    pixels = rng.random((6, 6, 3)).astype(np.float32)
+    target = write_image(tmp_path / "out.png", pixels)
+    before = target.read_bytes()
+    with pytest.raises(ImageWriteError, match="exists"):
+        write_image(target, 1 - pixels)
+    assert target.read_bytes() == before
+    write_image(target, 1 - pixels, overwrite=True)
+    assert target.read_bytes() != before
+
+
+def test_never_writes_onto_the_source(tmp_path, rng):
+    Image.fromarray(_u8(rng)).save(tmp_path / "photo.png")
+    before = (tmp_path / "photo.png").read_bytes()
+    data = read_image(tmp_path / "photo.png")
+    with pytest.raises(ImageWriteError, match="original"):
+        write_image(tmp_path / "photo.png", data.pixels * 0.5, source=data, overwrite=True)
+    with pytest.raises(ImageWriteError, match="original"):
+        write_image(tmp_path / "sub" / ".." / "photo.png", data.pixels, source=data, overwrite=True)
+    assert (tmp_path / "photo.png").read_bytes() == before
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, rng, monkeypatch):
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(ImageWriteError, match="No space left"):
+        write_image(tmp_path / "out.jpg", rng.random((6, 6, 3)).astype(np.float32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_errors_are_clear(tmp_path, rng):
+    pixels = rng.random((6, 6, 3)).astype(np.float32)
+    with pytest.raises(ImageWriteError, match="unsupported"):
+        write_image(tmp_path / "out.gif", pixels)
+    with pytest.raises(ImageWriteError, match="does not exist"):
+        write_image(tmp_path / "missing" / "out.png", pixels)
+    with pytest.raises(ImageWriteError, match="H x W x 3"):
+        write_image(tmp_path / "out.png", pixels[:, :, 0])
+    with pytest.raises(ImageWriteError, match="floating"):
+        write_image(tmp_path / "out.png", (pixels * 255).astype(np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_unwritable_folder(tmp_path, rng):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ImageWriteError, match="not writable"):
+            write_image(folder / "out.png", rng.random((6, 6, 3)).astype(np.float32))
+    finally:
+        folder.chmod(0o755)
+
+
+def test_unwritable_folder_reported(tmp_path, rng, monkeypatch):
+    """Works as root too: the OS refusal is simulated."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(ImageWriteError, match="not writable"):
+        write_image(tmp_path / "out.png", rng.random((6, 6, 3)).astype(np.float32))
+
+
+def test_unique_path(tmp_path):
+    target = tmp_path / "name.png"
+    assert unique_path(target) == target
+    target.write_bytes(b"x")
+    assert unique_path(target) == tmp_path / "name (1).png"
+    (tmp_path / "name (1).png").write_bytes(b"x")
+    assert unique_path(target) == tmp_path / "name (2).png"
