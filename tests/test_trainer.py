@@ -1,0 +1,186 @@
+"""Trainer: dataset discovery/validation, a tiny run, exact resume, cancel, DDP on CPU (gloo)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.errors import CancelledError
+from core.weights import load_weights
+from trainer.checkpoint import CheckpointError
+from trainer.config import DataConfig, OptimConfig, TrainConfig
+from trainer.data import DatasetError, discover_pairs, iterate_crop_batches, load_pairs, resolve_layout
+from trainer.loop import EpochEvent, StepEvent, train
+
+
+def _smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    small = rng.random((4, 4, 3))
+    img = Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def _write_pairs(folder: Path, n: int, size: tuple[int, int], rng: np.random.Generator, start: int = 0) -> None:
+    (folder / "low").mkdir(parents=True, exist_ok=True)
+    (folder / "high").mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + n):
+        high = _smooth_image(rng, *size)
+        low = np.clip(high * 0.2 + rng.normal(0, 0.01, high.shape), 0, 1)
+        Image.fromarray((high * 255).astype(np.uint8)).save(folder / "high" / f"{i:03d}.png")
+        Image.fromarray((low * 255).astype(np.uint8)).save(folder / "low" / f"{i:03d}.png")
+
+
+@pytest.fixture()
+def lol_dataset(tmp_path: Path) -> Path:
+    """A tiny dataset in the LOL layout: 8 training and 2 evaluation pairs of 48x40."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "LOL"
+    _write_pairs(root / "our485", 8, (40, 48), rng)
+    _write_pairs(root / "eval15", 2, (40, 48), rng, start=100)
+    return root
+
+
+def _config(data: Path, out: Path, epochs: int = 1, lr: float = 1e-3, **overrides) -> TrainConfig:
+    return TrainConfig(
+        out_dir=str(out),
+        data=DataConfig(train_dir=str(data), crop=32, batch_size=4, samples_per_epoch=8),
+        preset="tiny",
+        epochs=epochs,
+        device="cpu",
+        seed=3,
+        optim=OptimConfig(lr=lr),
+        **overrides,
+    )
+
+
+def test_layouts_are_recognised(lol_dataset: Path, tmp_path: Path) -> None:
+    layout = resolve_layout(lol_dataset)
+    assert layout.kind == "lol" and layout.train.name == "our485" and layout.val.name == "eval15"
+    assert resolve_layout(lol_dataset / "our485").kind == "flat"
+    with pytest.raises(DatasetError, match="low/"):
+        resolve_layout(tmp_path)
+
+
+def test_broken_dataset_lists_every_problem(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    root = tmp_path / "broken"
+    _write_pairs(root, 4, (32, 32), rng)
+    (root / "high" / "000.png").unlink()                            # missing partner
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(root / "high" / "001.png")  # size mismatch
+    (root / "low" / "002.png").write_bytes(b"this is not a png")   # unreadable
+    with pytest.raises(DatasetError) as info:
+        discover_pairs(root)
+    message = str(info.value)
+    assert "1 low images without a high partner: 000" in message
+    assert "pairs whose sizes differ: 001 (32x32 vs 20x20)" in message
+    assert "unreadable files: low/002.png" in message
+
+
+def test_broken_dataset_starts_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "empty"
+    (root / "low").mkdir(parents=True)
+    (root / "high").mkdir()
+    out = tmp_path / "run"
+    with pytest.raises(DatasetError, match="no image pairs"):
+        train(_config(root, out))
+    assert not out.exists()
+
+
+def test_crops_are_deterministic_and_disjoint_across_ranks(lol_dataset: Path) -> None:
+    items = load_pairs(discover_pairs(lol_dataset / "our485"))
+    kwargs = dict(crop=16, batch_size=2, samples=8, seed=5, epoch=2)
+    a = [b[0] for b in iterate_crop_batches(items, **kwargs)]
+    b = [b[0] for b in iterate_crop_batches(items, **kwargs)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    r0 = list(iterate_crop_batches(items, rank=0, world_size=2, **kwargs))
+    r1 = list(iterate_crop_batches(items, rank=1, world_size=2, **kwargs))
+    assert len(r0) == len(r1) == 2
+
+
+def test_one_epoch_writes_loadable_weights_and_reports(lol_dataset: Path, tmp_path: Path) -> None:
+    events: list[object] = []
+    out = tmp_path / "run"
+    result = train(_config(lol_dataset, out), callback=events.append)
+    assert result.completed
+    model, info = load_weights(out / "weights" / "best.safetensors")
+    assert info.preset == "tiny" and info.epochs == 1
+    assert info.val_psnr == pytest.approx(result.best_psnr, abs=1e-3)
+    assert info.extra["context_window"] == "48"
+    assert "our485" in (info.training_data or "") or "LOL" in (info.training_data or "")
+    for name in ("metrics.json", "curves.png", "config.json", "resume_state.pt", "weights/last.safetensors"):
+        assert (out / name).is_file(), name
+    assert any(isinstance(e, StepEvent) for e in events)
+    epoch_events = [e for e in events if isinstance(e, EpochEvent)]
+    assert len(epoch_events) == 1 and epoch_events[0].preview.shape == (40, 48, 3)
+    assert np.isfinite(epoch_events[0].metrics["val_psnr"])
+
+
+def test_resume_continues_exactly(lol_dataset: Path, tmp_path: Path) -> None:
+    straight = train(_config(lol_dataset, tmp_path / "straight", epochs=2))
+    train(_config(lol_dataset, tmp_path / "split", epochs=1))
+    resumed = train(_config(lol_dataset, tmp_path / "split", epochs=2), resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    a, _ = load_weights(straight.last_weights)
+    b, _ = load_weights(resumed.last_weights)
+    for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(ta, tb, atol=1e-6), name
+    assert resumed.history[-1]["val_psnr"] == pytest.approx(straight.history[-1]["val_psnr"], abs=1e-4)
+
+
+def test_resume_refuses_a_changed_config(lol_dataset: Path, tmp_path: Path) -> None:
+    train(_config(lol_dataset, tmp_path / "run"))
+    changed = _config(lol_dataset, tmp_path / "run", epochs=2, lr=5e-4)
+    with pytest.raises(CheckpointError, match="different configuration"):
+        train(changed, resume=True)
+
+
+def test_cancel_keeps_a_resumable_checkpoint(lol_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_config(lol_dataset, out, epochs=1))
+    calls = {"n": 0}
+
+    def stop_on_second_step() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 1
+
+    with pytest.raises(CancelledError):
+        train(_config(lol_dataset, out, epochs=3), resume=True, should_stop=stop_on_second_step)
+    resumed = train(_config(lol_dataset, out, epochs=2), resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
+def test_time_limit_stops_cleanly(lol_dataset: Path, tmp_path: Path) -> None:
+    result = train(_config(lol_dataset, tmp_path / "run", epochs=5, time_limit_s=0.0))
+    assert not result.completed and len(result.history) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    cfg = _config(Path(data), Path(out), epochs=1)
+    result = train(cfg)
+    torch.save({k: v.clone() for k, v in load_weights(Path(out) / "weights" / "last.safetensors")[0].state_dict().items()}
+               if rank == 0 else {}, Path(out) / f"rank{rank}.pt")
+    assert result.history
+
+
+@pytest.mark.timeout(240)
+def test_distributed_two_cpu_processes(lol_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(lol_dataset), str(out)), nprocs=2, join=True)
+    assert (out / "weights" / "best.safetensors").is_file()
+    assert (out / "rank0.pt").is_file() and (out / "rank1.pt").is_file()
+    history = __import__("json").loads((out / "metrics.json").read_text())["history"]
+    assert len(history) == 1 and np.isfinite(history[0]["val_psnr"])

@@ -1,0 +1,116 @@
+"""``lowlight train``: argument parsing and a per-epoch progress line with ETA."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from core.config import PRESETS
+from core.errors import CancelledError, CoreError
+
+from .config import AugmentConfig, DataConfig, OptimConfig, TrainConfig
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``lowlight train`` options on ``parser``."""
+    parser.add_argument("--data", required=True, help="dataset folder: LOL layout (our485/, eval15/), "
+                        "train/ + val/, or low/ + high/ with matching file names")
+    val = parser.add_mutually_exclusive_group()
+    val.add_argument("--val-data", help="separate validation folder (low/ + high/)")
+    val.add_argument("--val-split", type=float, help="fraction of the training pairs held out (fixed seed)")
+    parser.add_argument("--preset", default="lite", choices=sorted(PRESETS), help="model size (default: lite)")
+    parser.add_argument("--epochs", type=int, default=50, help="number of epochs (default: 50)")
+    parser.add_argument("--out", required=True, help="run folder: weights/, metrics.json, curves.png, resume state")
+    parser.add_argument("--crop", type=int, default=128, help="training crop size in pixels (default: 128)")
+    parser.add_argument("--batch", type=int, default=8, help="batch size (default: 8)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: 1e-4)")
+    parser.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau",
+                        help="ReduceLROnPlateau on validation PSNR (default) or cosine annealing")
+    parser.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: one per training pair)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="auto: bf16 autocast on GPU, fp32 on CPU")
+    parser.add_argument("--no-augment", action="store_true", help="no darkening / sensor-noise augmentation")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-limit", type=float, help="stop cleanly (resumable) after this many minutes")
+    parser.add_argument("--val-max-side", type=int, help="downscale validation images larger than this")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    augment = AugmentConfig(darken_prob=0.0, noise_prob=0.0) if args.no_augment else AugmentConfig()
+    return TrainConfig(
+        out_dir=args.out,
+        data=DataConfig(train_dir=args.data, val_dir=args.val_data, val_split=args.val_split, crop=args.crop,
+                        batch_size=args.batch, samples_per_epoch=args.samples_per_epoch,
+                        val_max_side=args.val_max_side),
+        preset=args.preset,
+        epochs=args.epochs,
+        device=args.device,
+        seed=args.seed,
+        precision=args.precision,
+        compile=args.compile,
+        augment=augment,
+        optim=OptimConfig(lr=args.lr, schedule=args.schedule),
+        time_limit_s=args.time_limit * 60 if args.time_limit else None,
+    )
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run ``lowlight train``; returns the process exit code."""
+    from .loop import EpochEvent, StepEvent, train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        cfg = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+
+    def report(event: StepEvent | EpochEvent) -> None:
+        if isinstance(event, StepEvent):
+            print(f"\r  epoch {event.epoch}/{event.epochs}  step {event.step}/{event.steps}  "
+                  f"loss {event.loss:.4f}", end="", file=sys.stderr, flush=True)
+        else:
+            m = event.metrics
+            print(f"\repoch {event.epoch}/{event.epochs}  loss {m['loss']:.4f}  val PSNR {m['val_psnr']:.2f} dB  "
+                  f"SSIM {m['val_ssim']:.3f}  best {event.best_psnr:.2f} dB  lr {m['lr']:.2e}  "
+                  f"{m['time_s']:.0f}s/epoch  ETA {_format_eta(event.eta_s)}", file=sys.stderr, flush=True)
+
+    try:
+        result = train(cfg, resume=args.resume, callback=report)
+    except CancelledError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
+    except (CoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    b = result.baseline
+    print(f"done in {_format_eta(time.monotonic() - started)}: best val PSNR {result.best_psnr:.2f} dB / "
+          f"SSIM {result.best_ssim:.3f} (input: {b.get('input_psnr', float('nan')):.2f} dB / "
+          f"{b.get('input_ssim', float('nan')):.3f})")
+    print(f"weights: {result.best_weights}")
+    if not result.completed:
+        print("stopped before the last epoch; run again with --resume to continue")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lowlight train", description="Train MIRNet on paired low/normal-light photos.")
+    add_train_arguments(parser)
+    return run_train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

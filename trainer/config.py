@@ -1,0 +1,108 @@
+"""Typed training configuration: frozen, keyword-only dataclasses (one place for every knob)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+ScheduleName = Literal["plateau", "cosine"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where the pairs come from and how training crops are cut."""
+
+    train_dir: str
+    val_dir: str | None = None
+    val_split: float | None = None
+    crop: int = 128
+    batch_size: int = 8
+    # Crops drawn per epoch; None means one per training pair (as the original script).
+    samples_per_epoch: int | None = None
+    # Validation images larger than this (longest side) are downscaled, to bound validation time.
+    val_max_side: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AugmentConfig:
+    """Exposure and sensor-noise augmentation of the *low* frames, applied in linear light.
+
+    Real dark photos are darker and noisier than bracketed training frames, so low frames are
+    darkened by ``2**U(-darken_stops, 0)`` with probability ``darken_prob`` and then get
+    signal-dependent Poisson-Gaussian noise (variance ``shot * x + read**2``), quantised to 8 bit.
+    The target (normal-light) frame is never changed.
+    """
+
+    flips: bool = True
+    darken_prob: float = 0.6
+    darken_stops: float = 2.5
+    noise_prob: float = 0.8
+    shot_noise: tuple[float, float] = (1e-4, 6e-3)  # log-uniform range of the shot-noise gain
+    read_noise: tuple[float, float] = (5e-4, 1e-2)  # log-uniform range of the read-noise std
+    quantise: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """Adam and the learning-rate schedule."""
+
+    lr: float = 1e-4
+    schedule: ScheduleName = "plateau"
+    plateau_patience: int = 5
+    plateau_factor: float = 0.5
+    min_lr: float = 1e-6
+    warmup_epochs: int = 0
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    charbonnier_eps: float = 1e-3
+    ema_decay: float | None = 0.999
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A whole training run. ``out_dir`` receives weights, metrics, curves and resume state."""
+
+    out_dir: str
+    data: DataConfig
+    preset: str = "lite"
+    epochs: int = 50
+    device: DeviceName = "auto"
+    seed: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    # Context window (px) used at validation and recorded in the weights; None = 1.5 x crop.
+    context_window: int | None = None
+    # Stop (with a resumable checkpoint) after this many seconds; None = no limit.
+    time_limit_s: float | None = None
+
+    @property
+    def effective_context_window(self) -> int:
+        return self.context_window if self.context_window is not None else int(round(1.5 * self.data.crop))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes what training computes (epochs and limits excluded),
+        so ``--resume`` can refuse a changed config but allow extending the number of epochs."""
+        d = self.to_dict()
+        for volatile in ("epochs", "out_dir", "time_limit_s", "device", "compile"):
+            d.pop(volatile, None)
+        d["data"] = {k: v for k, v in d["data"].items() if k not in ("train_dir", "val_dir")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        aug = dict(d.get("augment", {}))
+        for key in ("shot_noise", "read_noise"):
+            if key in aug:
+                aug[key] = tuple(aug[key])
+        rest = {k: v for k, v in d.items() if k not in ("data", "augment", "optim")}
+        return cls(data=DataConfig(**d["data"]), augment=AugmentConfig(**aug), optim=OptimConfig(**d.get("optim", {})),
+                   **rest)

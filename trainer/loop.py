@@ -1,0 +1,349 @@
+"""The training loop: crops -> degradation -> MIRNet -> Charbonnier loss -> Adam, with EMA
+weights, full-image validation, atomic per-epoch checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.config import get_preset
+from core.errors import CancelledError
+from core.metrics import psnr, ssim
+from core.model import MIRNet, count_parameters
+from core.weights import save_weights
+
+from . import distributed as dist_utils
+from .augment import degrade_low
+from .checkpoint import atomic_write_json, load_resume_state, save_resume_state
+from .config import TrainConfig
+from .data import (
+    DatasetError,
+    PairImages,
+    discover_pairs,
+    iterate_crop_batches,
+    load_pairs,
+    resolve_layout,
+    split_pairs,
+    steps_per_epoch,
+)
+from .plots import write_curves
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Reported every few optimiser steps."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """Reported after each epoch's validation; ``preview`` is the first validation image's output."""
+
+    epoch: int
+    epochs: int
+    metrics: dict[str, float]
+    best_psnr: float
+    eta_s: float
+    preview: np.ndarray | None = None
+    preview_input: np.ndarray | None = None
+    preview_target: np.ndarray | None = None
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best_weights: Path | None
+    last_weights: Path | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_psnr: float = -math.inf
+    best_ssim: float = 0.0
+    completed: bool = False
+    baseline: dict[str, float] = field(default_factory=dict)
+
+
+Callback = Callable[[StepEvent | EpochEvent], None]
+
+
+def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
+
+
+def select_device(name: str) -> torch.device:
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for, but no CUDA device is available")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _autocast(device: torch.device, precision: str):
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if not use_bf16:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 BxHxWx3 -> float32 Bx3xHxW in [0,1] on ``device``."""
+    t = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
+    return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+@torch.inference_mode()
+def enhance_full(model: MIRNet, image: np.ndarray, device: torch.device, precision: str) -> np.ndarray:
+    """Whole-image forward pass (validation images are small); float32 HxWx3 in [0,1]."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255.0
+    with _autocast(device, precision):
+        y = model(x)
+    return y.float().clamp_(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+
+
+def evaluate(model: MIRNet, items: list[PairImages], device: torch.device, precision: str,
+             context_window: int | None) -> tuple[dict[str, float], list[np.ndarray]]:
+    """Mean PSNR/SSIM (data range 1.0) of the model on full validation images."""
+    was_training = model.training
+    previous = model.context_window
+    model.eval()
+    model.set_context_window(context_window)
+    psnrs, ssims, outputs = [], [], []
+    try:
+        for item in items:
+            out = enhance_full(model, item.low, device, precision)
+            ref = item.high.astype(np.float32) / 255.0
+            psnrs.append(psnr(out, ref))
+            ssims.append(ssim(out, ref))
+            outputs.append(out)
+    finally:
+        model.set_context_window(previous)
+        model.train(was_training)
+    return {"val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims))}, outputs
+
+
+def input_baseline(items: list[PairImages]) -> dict[str, float]:
+    ps, ss = [], []
+    for item in items:
+        a, b = item.low.astype(np.float32) / 255.0, item.high.astype(np.float32) / 255.0
+        ps.append(psnr(a, b))
+        ss.append(ssim(a, b))
+    return {"input_psnr": float(np.mean(ps)), "input_ssim": float(np.mean(ss))}
+
+
+def _load_datasets(cfg: TrainConfig) -> tuple[list[PairImages], list[PairImages], str]:
+    layout = resolve_layout(cfg.data.train_dir)
+    train_pairs = discover_pairs(layout.train)
+    if cfg.data.val_dir:
+        val_layout = resolve_layout(cfg.data.val_dir)
+        val_pairs = discover_pairs(val_layout.val or val_layout.train)
+    elif cfg.data.val_split:
+        train_pairs, val_pairs = split_pairs(train_pairs, cfg.data.val_split, cfg.seed)
+    elif layout.val is not None:
+        val_pairs = discover_pairs(layout.val)
+    else:
+        raise DatasetError(
+            f"No validation data: '{cfg.data.train_dir}' has no eval15/ or val/ folder; "
+            "pass --val-data DIR or --val-split FRACTION."
+        )
+    description = f"{Path(cfg.data.train_dir).name} ({layout.kind} layout, {len(train_pairs)} train / {len(val_pairs)} val pairs)"
+    return load_pairs(train_pairs), load_pairs(val_pairs, cfg.data.val_max_side), description
+
+
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p.detach(), 1.0 - decay)
+
+
+def _make_scheduler(cfg: TrainConfig, optimiser: torch.optim.Optimizer):
+    o = cfg.optim
+    if o.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, cfg.epochs - o.warmup_epochs),
+                                                          eta_min=o.min_lr)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, mode="max", factor=o.plateau_factor,
+                                                      patience=o.plateau_patience, min_lr=o.min_lr)
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    callback: Callback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Run (or resume) a training run as ``cfg`` describes; see the module docstring.
+
+    ``should_stop`` is polled every step: when it returns True the run stops at once, keeping
+    the last epoch's checkpoint, and raises :class:`CancelledError`. ``cfg.time_limit_s``
+    instead ends the run cleanly after the epoch in which the limit passes.
+    """
+    device = select_device(cfg.device)
+    dist = dist_utils.init_distributed(device.type)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    out_dir = Path(cfg.out_dir)
+    torch.manual_seed(cfg.seed)
+    model_cfg = get_preset(cfg.preset)
+
+    train_items, val_items, data_description = _load_datasets(cfg)
+    samples = cfg.data.samples_per_epoch or len(train_items)
+    steps = steps_per_epoch(samples, cfg.data.batch_size, dist.world_size)
+    if steps < 1:
+        raise DatasetError(
+            f"{samples} samples per epoch give no full batch of {cfg.data.batch_size} "
+            f"on {dist.world_size} process(es); lower --batch or raise the samples per epoch."
+        )
+
+    model = MIRNet(model_cfg).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(model).eval() if cfg.optim.ema_decay else None
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = _make_scheduler(cfg, optimiser)
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    best_psnr, best_ssim = -math.inf, 0.0
+    fingerprint = cfg.fingerprint()
+
+    if resume:
+        state = load_resume_state(out_dir, fingerprint)
+        model.load_state_dict(state["model"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        history = list(state["history"])
+        start_epoch = int(state["epoch"])
+        best_psnr, best_ssim = float(state["best_psnr"]), float(state["best_ssim"])
+        log.info("resumed %s at epoch %d", out_dir, start_epoch)
+    elif dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if dist.is_main:
+        atomic_write_json(out_dir / "config.json", {"config": cfg.to_dict(), "fingerprint": fingerprint,
+                                                   "architecture": model_cfg.__dict__,
+                                                   "parameters": count_parameters(model)})
+
+    train_model: nn.Module = model
+    if dist.enabled:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+
+    baseline = input_baseline(val_items) if dist.is_main else {}
+    result = TrainResult(out_dir, None, None, history, best_psnr, best_ssim, baseline=baseline)
+    gen = torch.Generator(device=device)
+    t_start = time.monotonic()
+    epoch_times: list[float] = []
+    context = cfg.effective_context_window
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t_epoch = time.monotonic()
+        gen.manual_seed(cfg.seed * 100_003 + epoch * 7919 + dist.rank)
+        model.train()
+        losses = []
+        batches = iterate_crop_batches(train_items, crop=cfg.data.crop, batch_size=cfg.data.batch_size,
+                                       samples=samples, seed=cfg.seed, epoch=epoch, rank=dist.rank,
+                                       world_size=dist.world_size, flips=cfg.augment.flips)
+        if cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs:
+            for group in optimiser.param_groups:
+                group["lr"] = cfg.optim.lr * (epoch + 1) / cfg.optim.warmup_epochs
+        for step, (low_u8, high_u8) in enumerate(batches):
+            if should_stop is not None and should_stop():
+                raise CancelledError(f"Training stopped at epoch {epoch + 1}; resume continues from epoch {epoch}.")
+            low = degrade_low(to_tensor(low_u8, device), cfg.augment, gen)
+            high = to_tensor(high_u8, device)
+            if cfg.channels_last:
+                low = low.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, cfg.precision):
+                pred = train_model(low)
+            loss = charbonnier(pred.float(), high, cfg.optim.charbonnier_eps)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.optim.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            optimiser.step()
+            if ema is not None:
+                _ema_update(ema, model, cfg.optim.ema_decay)
+            losses.append(loss.detach())
+            if callback is not None and (step % 10 == 0 or step == steps - 1):
+                callback(StepEvent(epoch + 1, cfg.epochs, step + 1, steps, float(loss.detach()),
+                                   time.monotonic() - t_start))
+
+        mean_loss = dist_utils.all_reduce_mean(float(torch.stack(losses).mean()), dist, device)
+        eval_model = ema if ema is not None else model
+        metrics: dict[str, float] = {"val_psnr": 0.0, "val_ssim": 0.0}
+        outputs: list[np.ndarray] = []
+        if dist.is_main:
+            metrics, outputs = evaluate(eval_model, val_items, device, cfg.precision, context)
+        metrics["val_psnr"] = dist_utils.broadcast_float(metrics["val_psnr"], dist, device)
+        metrics["val_ssim"] = dist_utils.broadcast_float(metrics["val_ssim"], dist, device)
+        lr_now = optimiser.param_groups[0]["lr"]
+        if not (cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs):
+            if cfg.optim.schedule == "cosine":
+                scheduler.step()
+            else:
+                scheduler.step(metrics["val_psnr"])
+        epoch_time = time.monotonic() - t_epoch
+        epoch_times.append(epoch_time)
+        record = {"epoch": epoch + 1, "loss": mean_loss, **metrics, "lr": lr_now, "time_s": epoch_time,
+                  "input_psnr": baseline.get("input_psnr")}
+        history.append(record)
+        improved = metrics["val_psnr"] > best_psnr
+        if improved:
+            best_psnr, best_ssim = metrics["val_psnr"], metrics["val_ssim"]
+
+        if dist.is_main:
+            meta = {"training_data": data_description, "epochs": epoch + 1, "val_psnr": metrics["val_psnr"],
+                    "val_ssim": metrics["val_ssim"],
+                    "extra": {"context_window": str(context), "train_crop": str(cfg.data.crop)}}
+            result.last_weights = save_weights(out_dir / "weights" / "last.safetensors", eval_model, **meta)
+            if improved:
+                result.best_weights = save_weights(out_dir / "weights" / "best.safetensors", eval_model, **meta)
+            atomic_write_json(out_dir / "metrics.json", {"baseline": baseline, "history": history,
+                                                        "best_psnr": best_psnr, "best_ssim": best_ssim})
+            write_curves(out_dir / "curves.png", history)
+            save_resume_state(out_dir, {
+                "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
+                "ema": ema.state_dict() if ema is not None else {}, "optimiser": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "history": history,
+                "best_psnr": best_psnr, "best_ssim": best_ssim,
+            })
+        dist_utils.barrier(dist)
+        remaining = cfg.epochs - epoch - 1
+        eta = remaining * float(np.mean(epoch_times[-3:]))
+        if callback is not None:
+            preview = outputs[0] if outputs else None
+            callback(EpochEvent(epoch + 1, cfg.epochs, dict(record), best_psnr, eta, preview,
+                                val_items[0].low if preview is not None else None,
+                                val_items[0].high if preview is not None else None))
+        result.best_psnr, result.best_ssim = best_psnr, best_ssim
+        if cfg.time_limit_s is not None and time.monotonic() - t_start > cfg.time_limit_s and remaining:
+            log.info("time limit reached after epoch %d; resume to continue", epoch + 1)
+            break
+    else:
+        result.completed = True
+
+    if result.best_weights is None and (out_dir / "weights" / "best.safetensors").exists():
+        result.best_weights = out_dir / "weights" / "best.safetensors"
+    dist_utils.shutdown(dist)
+    return result
