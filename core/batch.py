@@ -1,0 +1,303 @@
+"""Enhance many files: the one code path behind ``lowlight enhance`` and the app's batch dialog.
+
+:func:`run_batch_steps` is a generator: it yields a :class:`BatchProgress` when each file
+starts and when it ends, and *returns* a :class:`BatchReport` (``StopIteration.value``);
+:func:`run_batch` drives it to the end. A file that cannot be read, enhanced or written is
+recorded in ``BatchReport.failed`` and the batch goes on.
+
+Cancelling (setting ``cancel``) never raises: the engine stops within one tile, the file in
+progress is not written (outputs are written atomically, so no partial file exists), files
+finished before are kept, and the report comes back with ``cancelled=True``.
+
+Inputs are never written to, and existing outputs are never replaced unless
+``overwrite=True``: otherwise they are skipped (``skip_existing=True``) or the new output
+gets a free name such as ``photo_enhanced (1).jpg``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from .errors import CancelledError, CoreError, ImageWriteError
+from .io import READ_EXTENSIONS, WRITE_FORMATS, read_image, unique_path, write_image
+
+log = logging.getLogger(__name__)
+
+OutputFormat = Literal["same", "png", "jpg", "tif", "webp"]
+OUTPUT_FORMATS: tuple[str, ...] = ("same", "png", "jpg", "tif", "webp")
+#: Added to each output's file name stem: ``photo.jpg`` -> ``photo_enhanced.jpg``.
+DEFAULT_SUFFIX = "_enhanced"
+#: Extension used with ``fmt="same"`` when the input's own format cannot be written (BMP).
+FALLBACK_EXTENSION = ".png"
+
+Stage = Literal["start", "progress", "done", "skipped", "failed"]
+
+
+class SupportsEnhance(Protocol):
+    """What the batch needs from :class:`core.engine.Enhancer`."""
+
+    def enhance(self, image: np.ndarray, mode: Any = ..., strength: float = ...,
+                progress: Callable[[Any], None] | None = ..., cancel: threading.Event | None = ...) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to enhance and where to write. ``bit_depth=None`` keeps each input's depth."""
+
+    mode: Literal["fast", "full"] = "full"
+    strength: float = 1.0
+    fmt: OutputFormat = "same"
+    suffix: str = DEFAULT_SUFFIX
+    quality: int = 95
+    bit_depth: int | None = None
+    keep_metadata: bool = True
+    skip_existing: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("fast", "full"):
+            raise ValueError(f"mode must be 'fast' or 'full', not {self.mode!r}")
+        if self.fmt not in OUTPUT_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {self.fmt!r}")
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality must be 1..100, not {self.quality}")
+        if self.bit_depth not in (None, 8, 16):
+            raise ValueError(f"bit depth must be 8 or 16, not {self.bit_depth}")
+        if any(sep in self.suffix for sep in ("/", "\\", os.sep)):
+            raise ValueError(f"suffix must not contain a path separator: {self.suffix!r}")
+        if self.skip_existing and self.overwrite:
+            raise ValueError("choose either skip_existing or overwrite, not both")
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """One step of a batch: a file started, advanced, finished, was skipped or failed."""
+
+    index: int  # 0-based position of ``path`` in the batch
+    total: int
+    path: Path
+    stage: Stage
+    file_fraction: float  # 0..1 within the current file (from the engine's progress)
+    elapsed_s: float
+    eta_s: float | None  # None until something has been measured
+    output: Path | None = None
+    message: str | None = None  # failure reason
+
+    @property
+    def fraction(self) -> float:
+        """Progress of the whole batch, 0..1."""
+        return min(1.0, (self.index + self.file_fraction) / self.total) if self.total else 1.0
+
+
+@dataclass
+class BatchReport:
+    """Outcome of a batch."""
+
+    succeeded: list[tuple[Path, Path]] = field(default_factory=list)  # (input, output)
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, reason)
+    skipped: list[tuple[Path, Path]] = field(default_factory=list)  # (input, existing output)
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.cancelled
+
+
+def collect_inputs(paths: Iterable[str | Path], recursive: bool = False,
+                   exclude: Iterable[str | Path] = ()) -> list[Path]:
+    """Image files named by ``paths`` (files, or folders searched for image extensions).
+
+    Hidden files are ignored in folders, as is anything under an ``exclude`` folder (for
+    example the output folder). A named path that does not exist is kept so that it is
+    reported as a failure. The result is sorted and free of duplicates.
+    """
+    excluded = [Path(p).resolve() for p in exclude]
+    found: dict[Path, Path] = {}
+
+    def add(candidate: Path) -> None:
+        resolved = candidate.resolve()
+        if any(resolved.is_relative_to(folder) for folder in excluded):
+            return
+        found.setdefault(resolved, candidate)
+
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            pattern = path.rglob("*") if recursive else path.glob("*")
+            for candidate in pattern:
+                relative = candidate.relative_to(path).parts
+                if any(part.startswith(".") for part in relative):
+                    continue
+                if candidate.suffix.lower() in READ_EXTENSIONS and candidate.is_file():
+                    add(candidate)
+        elif not path.exists() or path.suffix.lower() in READ_EXTENSIONS:
+            add(path)
+        else:
+            log.warning("skipping %s: not an image file extension (%s)", path, ", ".join(sorted(READ_EXTENSIONS)))
+    return sorted(found.values(), key=lambda p: (str(p.parent).lower(), p.name.lower(), str(p)))
+
+
+def plan_output(input_path: str | Path, out_dir: str | Path, suffix: str = DEFAULT_SUFFIX,
+                fmt: OutputFormat = "same") -> Path:
+    """``out_dir/<stem><suffix>.<ext>``; ``fmt="same"`` keeps the input's extension (BMP -> PNG)."""
+    source = Path(input_path)
+    if fmt == "same":
+        extension = source.suffix if source.suffix.lower() in WRITE_FORMATS else FALLBACK_EXTENSION
+    elif fmt in OUTPUT_FORMATS:
+        extension = f".{fmt}"
+    else:
+        raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {fmt!r}")
+    return Path(out_dir) / f"{source.stem}{suffix}{extension}"
+
+
+def _fraction_of(event: Any) -> float | None:
+    """Best-effort 0..1 fraction from an engine progress event."""
+    if isinstance(event, (int, float)):
+        return float(event)
+    for attr in ("fraction", "progress"):
+        value = getattr(event, attr, None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    for done_attr, total_attr in (("done", "total"), ("tiles_done", "tiles_total"), ("tile", "tiles"),
+                                  ("current", "total")):
+        done, total = getattr(event, done_attr, None), getattr(event, total_attr, None)
+        if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total > 0:
+            return float(done) / float(total)
+    return None
+
+
+def run_batch_steps(
+    enhancer: SupportsEnhance,
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    options: BatchOptions = BatchOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    cancel: threading.Event | None = None,
+    on_file_progress: Callable[[BatchProgress], None] | None = None,
+) -> Generator[BatchProgress, None, BatchReport]:
+    """Enhance ``inputs`` into ``out_dir``, yielding progress; returns the :class:`BatchReport`.
+
+    ``on_file_progress`` receives ``stage="progress"`` events from inside the engine (per
+    tile), on the thread that runs the batch. See the module docstring for cancel and
+    overwrite rules. Raises :class:`ImageWriteError` only when ``out_dir`` cannot be made.
+    """
+    files = [Path(p) for p in inputs]
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ImageWriteError(out, "the output folder is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(out, f"cannot create the output folder ({exc.strerror or exc})") from None
+
+    report = BatchReport()
+    total = len(files)
+    started = time.monotonic()
+    protected = {_key(p) for p in files}
+    produced: set[str] = set()
+
+    def event(index: int, path: Path, stage: Stage, fraction: float, **extra: Any) -> BatchProgress:
+        elapsed = time.monotonic() - started
+        overall = (index + fraction) / total if total else 1.0
+        eta = elapsed * (1.0 - overall) / overall if overall > 0 and elapsed > 0 else None
+        return BatchProgress(index=index, total=total, path=path, stage=stage, file_fraction=fraction,
+                             elapsed_s=elapsed, eta_s=eta, **extra)
+
+    for index, path in enumerate(files):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            break
+        yield event(index, path, "start", 0.0)
+
+        target = plan_output(path, out, options.suffix, options.fmt)
+        if _key(target) in protected:
+            reason = f"output name {target.name} is one of the inputs; choose another suffix or output folder"
+            report.failed.append((path, reason))
+            yield event(index, path, "failed", 1.0, message=reason)
+            continue
+        if target.exists() or _key(target) in produced:
+            if options.skip_existing and _key(target) not in produced:
+                report.skipped.append((path, target))
+                yield event(index, path, "skipped", 1.0, output=target)
+                continue
+            if not options.overwrite or _key(target) in produced:
+                target = _free_name(target, produced | protected)
+
+        def forward(engine_event: Any, index: int = index, path: Path = path) -> None:
+            fraction = _fraction_of(engine_event)
+            if on_file_progress is not None and fraction is not None:
+                on_file_progress(event(index, path, "progress", max(0.0, min(1.0, fraction))))
+
+        try:
+            data = read_image(path)
+            result = enhancer.enhance(data.pixels, mode=options.mode, strength=options.strength,
+                                      progress=forward, cancel=cancel)
+            if cancel is not None and cancel.is_set():
+                raise CancelledError()
+            written = write_image(target, result, alpha=data.alpha, source=data, quality=options.quality,
+                                  bit_depth=options.bit_depth, keep_metadata=options.keep_metadata,
+                                  overwrite=options.overwrite)
+        except CancelledError:
+            report.cancelled = True
+            log.info("batch cancelled at %s; %d file(s) done", path, len(report.succeeded))
+            break
+        except CoreError as exc:
+            reason = getattr(exc, "reason", None) or str(exc)
+            report.failed.append((path, reason))
+            yield event(index, path, "failed", 1.0, message=reason)
+            continue
+        except (MemoryError, RuntimeError, ValueError, OSError) as exc:  # engine/torch trouble on one file
+            log.exception("enhancing %s failed", path)
+            reason = f"{type(exc).__name__}: {exc}"
+            report.failed.append((path, reason))
+            yield event(index, path, "failed", 1.0, message=reason)
+            continue
+        produced.add(_key(written))
+        report.succeeded.append((path, written))
+        yield event(index, path, "done", 1.0, output=written)
+
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def run_batch(
+    enhancer: SupportsEnhance,
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    options: BatchOptions = BatchOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    on_file_progress: Callable[[BatchProgress], None] | None = None,
+) -> BatchReport:
+    """Run :func:`run_batch_steps` to the end, passing each step to ``on_progress``."""
+    steps = run_batch_steps(enhancer, inputs, out_dir, options, cancel, on_file_progress)
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(step)
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(str(path.resolve()))
+
+
+def _free_name(target: Path, taken: set[str]) -> Path:
+    """Like :func:`core.io.unique_path`, also avoiding names this batch uses or reads."""
+    candidate = unique_path(target)
+    n = 1
+    while candidate.exists() or _key(candidate) in taken:
+        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        n += 1
+    return candidate

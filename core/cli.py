@@ -1,0 +1,443 @@
+"""The ``lowlight`` command line: enhance, eval, info, bench and train.
+
+Exit codes: 0 success; 1 some files failed (each named on stderr); 2 usage problems (bad
+arguments, no input images, output folder is a file, weights missing or unusable);
+130 interrupted. Errors are reported as one clear line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .batch import DEFAULT_SUFFIX, OUTPUT_FORMATS, BatchOptions, BatchProgress, collect_inputs, run_batch
+from .errors import CoreError, WeightsError
+
+log = logging.getLogger(__name__)
+
+PROG = "lowlight"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EVAL_METHODS = ("input", "autocontrast", "gamma 0.4", "model")
+REPORT_ROWS = 4
+REPORT_TILE_WIDTH = 256
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; reported with exit code 2."""
+
+
+def _err(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------- weights
+
+
+def _bundled_weights_path() -> Path:
+    try:
+        from .engine import default_weights_path
+    except ImportError:
+        return Path(__file__).resolve().parent.parent / "resources" / "weights" / "lite.safetensors"
+    return Path(default_weights_path())
+
+
+def _resolve_weights(option: str | None) -> Path:
+    """The weights file to use, or a :class:`UsageError` with advice when there is none."""
+    if option is not None:
+        path = Path(option)
+        if not path.is_file():
+            raise UsageError(f"weights file not found: {path}")
+        return path
+    path = _bundled_weights_path()
+    if not path.is_file():
+        raise UsageError(f"no bundled weights found at {path}; pass --weights FILE or train with "
+                         f"'{PROG} train'")
+    return path
+
+
+def _make_enhancer(weights_option: str | None, device: str) -> Any:
+    path = _resolve_weights(weights_option)
+    try:
+        from .engine import Enhancer
+    except ImportError as exc:
+        raise UsageError(f"the inference engine (core.engine) is not available: {exc}") from None
+    try:
+        return Enhancer(path, device=device)
+    except CoreError:
+        raise
+    except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
+        raise UsageError(f"cannot start the model on device '{device}': {exc}") from None
+
+
+# ------------------------------------------------------------------------------------- progress
+
+
+def _format_seconds(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+class _ProgressBar:
+    """A plain-text bar on stderr: redrawn with ``\\r`` on a terminal, one line per file otherwise."""
+
+    WIDTH = 28
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.interactive = sys.stderr.isatty()
+        self._drawn = False
+
+    def update(self, step: BatchProgress) -> None:
+        if not self.enabled:
+            return
+        if self.interactive:
+            filled = int(round(step.fraction * self.WIDTH))
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            finished = step.index + (step.stage not in ("start", "progress"))
+            line = (f"\r[{bar}] {finished}/{step.total} {step.fraction:4.0%}  {step.path.name[:40]}  "
+                    f"ETA {_format_seconds(step.eta_s)} ")
+            print(line, end="", file=sys.stderr, flush=True)
+            self._drawn = True
+        elif step.stage in ("done", "skipped"):
+            note = "skipped, output exists" if step.stage == "skipped" else f"-> {step.output}"
+            print(f"[{step.index + 1}/{step.total}] {step.path.name} {note}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._drawn:
+            print(file=sys.stderr, flush=True)
+            self._drawn = False
+
+
+# ------------------------------------------------------------------------------------- enhance
+
+
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value
+
+
+def _run_enhance(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"output folder is a file: {out_dir}")
+    inputs = collect_inputs(args.paths, recursive=args.recursive, exclude=[out_dir])
+    if not inputs:
+        raise UsageError(f"no images found in {', '.join(args.paths)} (looked for .jpg .jpeg .png .tif .tiff "
+                         f".webp .bmp{'' if args.recursive else '; add --recursive for subfolders'})")
+    options = BatchOptions(mode=args.mode, strength=args.strength, fmt=args.format, suffix=args.suffix,
+                           quality=args.quality, skip_existing=args.skip_existing, overwrite=args.overwrite,
+                           keep_metadata=not args.strip_metadata)
+    enhancer = _make_enhancer(args.weights, args.device)
+    bar = _ProgressBar(enabled=not args.quiet)
+    try:
+        report = run_batch(enhancer, inputs, out_dir, options, on_progress=bar.update, on_file_progress=bar.update)
+    finally:
+        bar.close()
+    for path, reason in report.failed:
+        _err(f"FAILED {path}: {reason}")
+    summary = f"enhanced {len(report.succeeded)} of {len(inputs)} image(s) into {out_dir}"
+    if report.skipped:
+        summary += f", {len(report.skipped)} skipped (output exists)"
+    if report.failed:
+        summary += f", {len(report.failed)} failed"
+    print(f"{summary} in {_format_seconds(report.elapsed_s)}", file=sys.stderr)
+    if report.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- eval
+
+
+def _pairs(data_dir: Path) -> list[tuple[Path, Path]]:
+    low_dir, high_dir = data_dir / "low", data_dir / "high"
+    if not low_dir.is_dir() or not high_dir.is_dir():
+        raise UsageError(f"{data_dir} must hold low/ and high/ folders with matching file names")
+    highs = {p.stem: p for p in collect_inputs([high_dir])}
+    pairs = []
+    for low in collect_inputs([low_dir]):
+        if low.stem in highs:
+            pairs.append((low, highs[low.stem]))
+        else:
+            log.warning("no reference for %s in %s", low.name, high_dir)
+    if not pairs:
+        raise UsageError(f"no matching image names in {low_dir} and {high_dir}")
+    return pairs
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _report_tile(image: np.ndarray, width: int) -> np.ndarray:
+    import cv2
+
+    height = max(1, int(round(image.shape[0] * width / image.shape[1])))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _write_report(path: Path, rows: list[list[np.ndarray]], titles: Sequence[str]) -> None:
+    import cv2
+
+    from .io import write_image
+
+    width = REPORT_TILE_WIDTH
+    header = np.full((24, width * len(titles), 3), 0.15, np.float32)
+    for i, title in enumerate(titles):
+        cv2.putText(header, title, (i * width + 8, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (1.0, 1.0, 1.0), 1,
+                    cv2.LINE_AA)
+    bands = [header]
+    for row in rows:
+        tiles = [_report_tile(img, width) for img in row]
+        height = min(t.shape[0] for t in tiles)
+        bands.append(np.concatenate([t[:height] for t in tiles], axis=1))
+    write_image(path, np.clip(np.concatenate(bands, axis=0), 0, 1), overwrite=True)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from .baselines import autocontrast, gamma
+    from .io import read_image
+    from .metrics import psnr, ssim
+
+    pairs = _pairs(Path(args.data))
+    enhancer = _make_enhancer(args.weights, args.device)
+    methods = {
+        "input": lambda img: img,
+        "autocontrast": autocontrast,
+        "gamma 0.4": lambda img: gamma(img, 0.4),
+        "model": lambda img: enhancer.enhance(img, mode=args.mode),
+    }
+    per_image: list[dict[str, Any]] = []
+    failed: list[tuple[Path, str]] = []
+    report_rows: list[list[np.ndarray]] = []
+    for n, (low_path, high_path) in enumerate(pairs, 1):
+        print(f"\r[{n}/{len(pairs)}] {low_path.name}", end="", file=sys.stderr, flush=True)
+        try:
+            low, high = read_image(low_path).pixels, read_image(high_path).pixels
+            if low.shape != high.shape:
+                raise ValueError(f"size {low.shape[1]}x{low.shape[0]} differs from the reference "
+                                 f"{high.shape[1]}x{high.shape[0]}")
+            outputs = {name: fn(low) for name, fn in methods.items()}
+        except (CoreError, ValueError) as exc:
+            failed.append((low_path, getattr(exc, "reason", None) or str(exc)))
+            continue
+        entry: dict[str, Any] = {"name": low_path.stem}
+        for name, out in outputs.items():
+            entry[name] = {"psnr": psnr(out, high), "ssim": ssim(out, high)}
+        per_image.append(entry)
+        if len(report_rows) < REPORT_ROWS:
+            report_rows.append([low, outputs["autocontrast"], outputs["model"], high])
+    print(file=sys.stderr)
+    for path, reason in failed:
+        _err(f"FAILED {path}: {reason}")
+    if not per_image:
+        return EXIT_FAILED
+
+    means = {name: {metric: float(np.mean([e[name][metric] for e in per_image])) for metric in ("psnr", "ssim")}
+             for name in methods}
+    print(f"{'method':<14}{'PSNR (dB)':>10}{'SSIM':>8}    ({len(per_image)} image(s), {args.mode} mode)")
+    for name in methods:
+        print(f"{name:<14}{means[name]['psnr']:>10.2f}{means[name]['ssim']:>8.3f}")
+
+    if args.json:
+        payload = {
+            "data": str(args.data), "weights": str(enhancer.info.path), "mode": args.mode, "data_range": 1.0,
+            "count": len(per_image),
+            "mean": {name: {k: _finite(v) for k, v in m.items()} for name, m in means.items()},
+            "images": [{"name": e["name"], **{name: {k: _finite(v) for k, v in e[name].items()} for name in methods}}
+                       for e in per_image],
+            "failed": [{"path": str(p), "reason": r} for p, r in failed],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    if args.report:
+        _write_report(Path(args.report), report_rows, ("input", "autocontrast", "model", "reference"))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- info, bench
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .model import MIRNet, count_parameters
+    from .weights import read_weights_info
+
+    info = read_weights_info(args.file)
+    data = info.as_dict()
+    data["parameters"] = count_parameters(MIRNet(info.config))
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return EXIT_OK
+    for key, value in data.items():
+        if key == "architecture":
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif key == "parameters":
+            value = f"{value:,}"
+        print(f"{key + ':':<15}{value}")
+    return EXIT_OK
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from .config import get_preset
+    from .model import MIRNet, count_parameters, estimate_gflops
+
+    size = args.size
+    header = f"{'preset':<10}{'params':>12}{f'GFLOP@{size}':>14}"
+    print(header + (f"{f'CPU fp32 ms@{size}':>18}" if args.time else ""))
+    for name in args.presets:
+        try:
+            config = get_preset(name)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        model = MIRNet(config).eval()
+        line = f"{name:<10}{count_parameters(model):>12,}{estimate_gflops(model, size, size):>14.2f}"
+        if args.time:
+            x = torch.rand(1, 3, size, size)
+            with torch.inference_mode():
+                model(x)  # warm-up
+                start = time.perf_counter()
+                model(x)
+                line += f"{(time.perf_counter() - start) * 1000:>18.0f}"
+        print(line, flush=True)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lowlight`` argument parser (``train``'s options are added only when it is run)."""
+    from .config import PRESETS
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Enhance low-light photos with MIRNet.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    enhance = commands.add_parser(
+        "enhance", help="enhance image files or folders",
+        description="Enhance images into OUT_DIR as <stem><suffix>.<ext>. Inputs are never modified and "
+                    "existing outputs are kept (a free name like 'photo_enhanced (1).jpg' is used) unless "
+                    "--overwrite or --skip-existing. Exit code 0: all done, 1: some failed, 2: usage error.")
+    enhance.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    enhance.add_argument("-o", "--out-dir", required=True, metavar="OUT_DIR", help="output folder (created)")
+    enhance.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: bundled lite model)")
+    enhance.add_argument("--mode", choices=["fast", "full"], default="full",
+                         help="full: best quality; fast: quicker preview quality (default: full)")
+    enhance.add_argument("--strength", type=_strength, default=1.0, metavar="S",
+                         help="0..1, blend of original (0) and enhanced (1) (default: 1)")
+    enhance.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    enhance.add_argument("--format", choices=OUTPUT_FORMATS, default="same",
+                         help="output format; 'same' keeps the input's (BMP becomes PNG) (default: same)")
+    enhance.add_argument("--recursive", action="store_true", help="also look into subfolders")
+    enhance.add_argument("--suffix", default=DEFAULT_SUFFIX, metavar="TEXT",
+                         help=f"added to each output file name stem (default: '{DEFAULT_SUFFIX}')")
+    enhance.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1..100 (default: 95)")
+    existing = enhance.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists")
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    enhance.add_argument("--strip-metadata", action="store_true", help="do not copy EXIF and ICC profile")
+    enhance.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    enhance.set_defaults(handler=_run_enhance)
+
+    evaluate = commands.add_parser(
+        "eval", help="PSNR/SSIM of the model and classical baselines on paired data",
+        description="Mean PSNR/SSIM (full images, data range 1.0) of the input, autocontrast, gamma 0.4 and "
+                    "the model against the references. DIR holds low/ and high/ with matching names.")
+    evaluate.add_argument("--data", required=True, metavar="DIR", help="folder with low/ and high/")
+    evaluate.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: bundled lite model)")
+    evaluate.add_argument("--mode", choices=["full", "fast"], default="full")
+    evaluate.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    evaluate.add_argument("--json", metavar="FILE", help="write mean and per-image numbers as JSON")
+    evaluate.add_argument("--report", metavar="PNG",
+                          help=f"write a side-by-side image (input | autocontrast | model | reference) of the "
+                               f"first {REPORT_ROWS} images")
+    evaluate.set_defaults(handler=_run_eval)
+
+    info = commands.add_parser("info", help="show a weights file's metadata")
+    info.add_argument("file", metavar="FILE")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=_run_info)
+
+    bench = commands.add_parser("bench", help="parameters and GFLOP of the model presets")
+    bench.add_argument("--presets", nargs="+", default=list(PRESETS), metavar="NAME",
+                       help=f"presets to measure (default: {' '.join(PRESETS)})")
+    bench.add_argument("--size", type=int, default=256, help="square input side in pixels (default: 256)")
+    bench.add_argument("--time", action="store_true", help="also time one fp32 forward pass on the CPU")
+    bench.set_defaults(handler=_run_bench)
+
+    train = commands.add_parser("train", help="train a model (see 'lowlight train --help')", add_help=False)
+    train.set_defaults(handler=None)
+    return parser
+
+
+def _run_train(argv: list[str]) -> int:
+    try:
+        from trainer.cli import add_train_arguments, run_train
+    except ImportError as exc:
+        _err(f"'{PROG} train' is not available: the trainer is not installed ({exc})")
+        return EXIT_USAGE
+    parser = argparse.ArgumentParser(prog=f"{PROG} train", description="Train MIRNet on paired photos.")
+    add_train_arguments(parser)
+    return int(run_train(parser.parse_args(argv)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lowlight`` command; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") for a in args_list[:1])
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    first = next((i for i, a in enumerate(args_list) if not a.startswith("-")), None)
+    if first is not None and args_list[first] == "train":
+        return _run_train(args_list[first + 1:])
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
+        return int(exc.code or 0)
+    try:
+        return int(args.handler(args))
+    except UsageError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+    except WeightsError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+    except CoreError as exc:
+        _err(f"error: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("interrupted; finished files are kept, nothing partial was written")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
