@@ -406,7 +406,11 @@ def _run_train(argv: list[str]) -> int:
         return EXIT_USAGE
     parser = argparse.ArgumentParser(prog=f"{PROG} train", description="Train MIRNet on paired photos.")
     add_train_arguments(parser)
-    return int(run_train(parser.parse_args(argv)))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error
+        return int(exc.code or 0)
+    return int(run_train(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -97,7 +97,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         except UnidentifiedImageError:
             raise ImageReadError(path, f"not an image file (content not recognised{_name_hint(path)})") from None
         except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise ImageReadError(path, f"file is corrupt ({exc})") from None
+            raise ImageReadError(path, f"file is truncated or corrupt ({exc})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = previous
 
