@@ -1,0 +1,351 @@
+"""Batch export of a whole folder, through ``core.batch`` (the code path of ``lowlight enhance``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .engine import Engine
+from .save_dialog import folder_problem
+from .settings import AppSettings
+from .workers import JobRunner, Worker
+
+log = logging.getLogger(__name__)
+
+# core.batch format names, with labels; settings use "jpeg"/"tiff", core.batch "jpg"/"tif"
+BATCH_FORMATS = [("same", "Same as original"), ("jpg", "JPEG"), ("png", "PNG"), ("tif", "TIFF"), ("webp", "WebP")]
+SETTINGS_TO_BATCH = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s left"
+    return f"{seconds} s left"
+
+
+def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: Any, *,
+              report: Any, cancel: threading.Event) -> Any:
+    """Pool thread: run ``core.batch`` and forward its progress (per-file progress throttled)."""
+    from core.batch import run_batch
+
+    last = [0.0]
+
+    def on_file_progress(step: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            report(step)
+
+    return run_batch(engine, inputs, out_dir, options, cancel, on_progress=report,
+                     on_file_progress=on_file_progress)
+
+
+def summary_text(report: Any) -> str:
+    """People-readable end-of-batch summary, listing every failure with its reason."""
+    lines = []
+    head = "Cancelled." if report.cancelled else "Finished."
+    lines.append(f"{head} {len(report.succeeded)} saved, {len(report.skipped)} skipped (already exported), "
+                 f"{len(report.failed)} failed, in {report.elapsed_s:.1f} s.")
+    if report.failed:
+        lines.append("")
+        lines.append("Failures:")
+        lines.extend(f"  {path.name}: {reason}" for path, reason in report.failed)
+    if report.cancelled:
+        lines.append("")
+        lines.append("The photo in progress was not written; finished photos are kept.")
+    return "\n".join(lines)
+
+
+class BatchDialog(QDialog):
+    """Choose a folder and options, watch progress, read the summary."""
+
+    running_changed = Signal(bool)
+    batch_finished = Signal(object)  # core.batch.BatchReport (or None when it could not start)
+
+    def __init__(self, settings: AppSettings, runner: JobRunner, engine: Engine,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Batch export")
+        self.settings = settings
+        self.runner = runner
+        self.engine = engine
+        self.worker: Worker | None = None
+        self.report: Any = None
+        self._close_when_done = False
+
+        self.input_edit = QLineEdit(settings.batch_input_dir)
+        self.recursive = QCheckBox("Include subfolders")
+        self.recursive.setChecked(settings.batch_recursive)
+        self.found_label = QLabel("")
+        self.output_edit = QLineEdit(settings.batch_output_dir)
+        self.output_edit.setPlaceholderText("default: an 'enhanced' folder inside the input folder")
+        self.suffix_edit = QLineEdit(settings.save_suffix)
+        self.format_combo = QComboBox()
+        for value, label in BATCH_FORMATS:
+            self.format_combo.addItem(label, value)
+        self.format_combo.setCurrentIndex(
+            max(0, self.format_combo.findData(SETTINGS_TO_BATCH.get(settings.export_format, "same"))))
+        self.quality_spin = QSpinBox()
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setSuffix(" %")
+        self.quality_spin.setValue(settings.jpeg_quality)
+        self.keep_metadata = QCheckBox("Keep metadata (EXIF, colour profile)")
+        self.keep_metadata.setChecked(settings.keep_metadata)
+        self.skip_existing = QCheckBox("Skip photos already exported")
+        self.skip_existing.setChecked(settings.batch_skip_existing)
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItem("Full quality", "full")
+        self.mode_combo.addItem("Fast preview", "fast")
+        self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(settings.mode)))
+        self.strength_label = QLabel(f"{round(settings.strength * 100)} % (the main window's slider)")
+
+        input_row = self._with_browse(self.input_edit, self._on_browse_input_clicked)
+        output_row = self._with_browse(self.output_edit, self._on_browse_output_clicked)
+        form = QFormLayout()
+        form.addRow("Photos in", input_row)
+        form.addRow("", self.recursive)
+        form.addRow("", self.found_label)
+        form.addRow("Save to", output_row)
+        form.addRow("Name suffix", self.suffix_edit)
+        form.addRow("Format", self.format_combo)
+        form.addRow("Quality", self.quality_spin)
+        form.addRow("", self.keep_metadata)
+        form.addRow("", self.skip_existing)
+        form.addRow("Mode", self.mode_combo)
+        form.addRow("Strength", self.strength_label)
+        self.options_box = QGroupBox("Options")
+        self.options_box.setLayout(form)
+
+        self.overall_bar = QProgressBar()
+        self.overall_bar.setRange(0, 1000)
+        self.overall_label = QLabel("")
+        self.file_bar = QProgressBar()
+        self.file_bar.setRange(0, 100)
+        self.file_label = QLabel("")
+        self.summary = QPlainTextEdit()
+        self.summary.setReadOnly(True)
+        self.summary.setPlaceholderText("A summary appears here when the batch ends.")
+        self.summary.setMaximumHeight(150)
+        progress_layout = QVBoxLayout()
+        progress_layout.addWidget(self.overall_label)
+        progress_layout.addWidget(self.overall_bar)
+        progress_layout.addWidget(self.file_label)
+        progress_layout.addWidget(self.file_bar)
+        progress_layout.addWidget(self.summary)
+        progress_box = QGroupBox("Progress")
+        progress_box.setLayout(progress_layout)
+
+        self.buttons = QDialogButtonBox()
+        self.start_button = self.buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton("Cancel batch", QDialogButtonBox.ButtonRole.ActionRole)
+        self.open_button = self.buttons.addButton("Open output folder", QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.cancel_button.setEnabled(False)
+        self.open_button.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.options_box)
+        layout.addWidget(progress_box)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(560)
+
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.open_button.clicked.connect(self._on_open_clicked)
+        self.close_button.clicked.connect(self.close)
+        self.input_edit.textChanged.connect(self._on_input_changed)
+        self.recursive.toggled.connect(self._on_input_changed)
+        self.format_combo.currentIndexChanged.connect(self._on_format_changed)
+        self._on_input_changed()
+        self._on_format_changed()
+
+    def _with_browse(self, edit: QLineEdit, slot: Any) -> QHBoxLayout:
+        button = QPushButton("Browse…")
+        button.clicked.connect(slot)
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(button)
+        return row
+
+    # --- values -------------------------------------------------------------------------
+    def input_dir(self) -> Path:
+        return Path(self.input_edit.text().strip()).expanduser()
+
+    def output_dir(self) -> Path:
+        text = self.output_edit.text().strip()
+        return Path(text).expanduser() if text else self.input_dir() / "enhanced"
+
+    def inputs(self) -> list[Path]:
+        from core.batch import collect_inputs
+
+        if not self.input_edit.text().strip() or not self.input_dir().is_dir():
+            return []
+        return collect_inputs([self.input_dir()], recursive=self.recursive.isChecked(),
+                              exclude=[self.output_dir()])
+
+    def options(self) -> Any:
+        from core.batch import BatchOptions
+
+        return BatchOptions(
+            mode=self.mode_combo.currentData(), strength=self.settings.strength,
+            fmt=self.format_combo.currentData(), suffix=self.suffix_edit.text(),
+            quality=self.quality_spin.value(), keep_metadata=self.keep_metadata.isChecked(),
+            skip_existing=self.skip_existing.isChecked(),
+        )
+
+    def note_waiting(self) -> None:
+        self.overall_label.setText("The batch starts when the photo being enhanced now is finished.")
+
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    # --- slots --------------------------------------------------------------------------
+    def _on_browse_input_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of photos to enhance", self.input_edit.text())
+        if folder:
+            self.input_edit.setText(folder)
+
+    def _on_browse_output_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save enhanced photos to",
+                                                  self.output_edit.text() or self.input_edit.text())
+        if folder:
+            self.output_edit.setText(folder)
+
+    def _on_input_changed(self, *_: object) -> None:
+        if not self.input_edit.text().strip():
+            self.found_label.setText("Choose a folder.")
+            return
+        if not self.input_dir().is_dir():
+            self.found_label.setText("That folder does not exist.")
+            return
+        count = len(self.inputs())
+        self.found_label.setText(f"{count} photo{'s' if count != 1 else ''} found")
+
+    def _on_format_changed(self, *_: object) -> None:
+        self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpg", "webp"))
+
+    def _on_start_clicked(self) -> None:
+        inputs = self.inputs()
+        if not inputs:
+            self.summary.setPlainText("No photos to export: choose a folder that holds JPEG, PNG, TIFF, WebP or BMP files.")
+            return
+        out_dir = self.output_dir()
+        out_dir_existed = out_dir.exists()
+        if out_dir_existed:
+            problem = folder_problem(out_dir)
+            if problem:
+                self.summary.setPlainText(f"Cannot export: {problem}")
+                return
+        try:
+            options = self.options()
+        except ValueError as exc:
+            self.summary.setPlainText(f"Cannot export: {exc}")
+            return
+        self._remember()
+        self.report = None
+        self.summary.clear()
+        self.overall_bar.setValue(0)
+        self.file_bar.setValue(0)
+        self.overall_label.setText(f"0 / {len(inputs)} · starting…")
+        worker = Worker(batch_job, self.engine, inputs, out_dir, options, name="batch")
+        worker.signals.progress.connect(self._on_worker_progress)
+        worker.signals.returned.connect(self._on_worker_returned)
+        worker.signals.errored.connect(self._on_worker_errored)
+        worker.signals.finished.connect(self._on_worker_finished)
+        self.worker = worker
+        self._set_running(True)
+        self.runner.submit(worker)
+
+    def _on_cancel_clicked(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.overall_label.setText("Cancelling… (stops within one tile)")
+
+    def _on_open_clicked(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_dir())))
+
+    def _on_worker_progress(self, step: Any) -> None:
+        done = step.index + (1 if step.stage in ("done", "skipped", "failed") else 0)
+        self.overall_bar.setValue(round(step.fraction * 1000))
+        self.overall_label.setText(f"{done} / {step.total} · {format_eta(step.eta_s)}")
+        verb = {"start": "Enhancing", "progress": "Enhancing", "done": "Saved", "skipped": "Skipped",
+                "failed": "Failed"}.get(step.stage, step.stage)
+        detail = f": {step.message}" if step.message else ""
+        self.file_label.setText(f"{verb} {step.path.name}{detail}")
+        self.file_bar.setValue(round(step.file_fraction * 100))
+
+    def _on_worker_returned(self, report: Any) -> None:
+        self.report = report
+        self.summary.setPlainText(summary_text(report))
+        self.overall_label.setText("Cancelled" if report.cancelled else "Done")
+        if not report.cancelled:
+            self.overall_bar.setValue(1000)
+        self.open_button.setEnabled(bool(report.succeeded))
+
+    def _on_worker_errored(self, exc: BaseException) -> None:
+        reason = getattr(exc, "reason", None) or str(exc)
+        self.summary.setPlainText(f"The batch could not run: {reason}")
+
+    def _on_worker_finished(self) -> None:
+        self.worker = None
+        self._set_running(False)
+        self.batch_finished.emit(self.report)
+        if self._close_when_done:
+            self.close()
+
+    def _set_running(self, running: bool) -> None:
+        self.options_box.setEnabled(not running)
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.running_changed.emit(running)
+
+    def _remember(self) -> None:
+        s = self.settings
+        s.batch_input_dir = self.input_edit.text().strip()
+        s.batch_output_dir = self.output_edit.text().strip()
+        s.batch_recursive = self.recursive.isChecked()
+        s.batch_skip_existing = self.skip_existing.isChecked()
+        s.jpeg_quality = self.quality_spin.value()
+        s.keep_metadata = self.keep_metadata.isChecked()
+        if self.suffix_edit.text():
+            s.save_suffix = self.suffix_edit.text()
+
+    def reject(self) -> None:
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.worker is not None:  # cancel first; close once the worker has stopped
+            self.worker.cancel()
+            self._close_when_done = True
+            self.overall_label.setText("Cancelling… the dialog closes when the batch has stopped")
+            event.ignore()
+            return
+        super().closeEvent(event)

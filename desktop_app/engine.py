@@ -1,0 +1,131 @@
+"""The application's only door into :mod:`core`: engine loading, model catalogue, image I/O.
+
+Everything the GUI needs from ``core`` goes through these few functions, so tests can swap
+in a stub engine (any object with ``info``, ``device_name`` and ``enhance``) through an
+:data:`EngineFactory`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import platformdirs
+
+from . import APP_NAME
+
+log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """What the GUI uses of ``core.engine.Enhancer``."""
+
+    info: Any
+    device_name: str
+
+    def enhance(
+        self,
+        image: np.ndarray,
+        mode: str = "fast",
+        strength: float = 1.0,
+        progress: Callable[[Any], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray: ...
+
+
+EngineFactory = Callable[[Path | None], Engine]
+
+
+def load_engine(weights: Path | None) -> Engine:
+    """Load the real enhancer (``None`` = bundled default weights). Raises ``core`` errors."""
+    from core.engine import Enhancer
+
+    return Enhancer(weights)
+
+
+def default_weights_path() -> Path:
+    """The bundled model file (it may not exist)."""
+    try:
+        from core.engine import default_weights_path as _default
+    except ImportError:  # engine not there yet: same path the contract names
+        return Path(__file__).resolve().parents[1] / "resources" / "weights" / "lite.safetensors"
+    return Path(_default())
+
+
+def user_models_dir() -> Path:
+    """Where installed models live (a later retraining wizard installs there)."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One choice of the model picker; ``path=None`` means the bundled default."""
+
+    label: str
+    path: Path | None
+
+
+def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
+    """The bundled model, the models in :func:`user_models_dir` and ``extra`` files, without duplicates."""
+    entries = [ModelEntry("Bundled model", None)]
+    seen: set[Path] = {default_weights_path().resolve()}
+    folder = user_models_dir()
+    found = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    for path in [*found, *(extra or [])]:
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        where = "installed" if resolved.parent == folder.resolve() else "file"
+        entries.append(ModelEntry(f"{path.stem} ({where})", path))
+    return entries
+
+
+def describe_model(info: Any) -> str:
+    """People-readable metadata of a weights file: preset, validation PSNR/SSIM, epochs."""
+    if info is None:
+        return "no model loaded"
+    summary = getattr(info, "summary", None)
+    if callable(summary):
+        return str(summary())
+    return str(info)
+
+
+def read_image(path: Path) -> Any:
+    """``core.io.read_image`` (raises ``core.errors.ImageReadError``)."""
+    from core.io import read_image as _read
+
+    return _read(path)
+
+
+def write_image(path: Path, pixels: np.ndarray, **kwargs: Any) -> Path:
+    """``core.io.write_image`` (atomic; raises ``core.errors.ImageWriteError``)."""
+    from core.io import write_image as _write
+
+    return Path(_write(path, pixels, **kwargs))
+
+
+def unique_path(path: Path) -> Path:
+    """A path like ``path`` that does not exist yet."""
+    from core.io import unique_path as _unique
+
+    return Path(_unique(path))
+
+
+def blend_strength(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
+    """Full-resolution strength blend, as the engine defines it."""
+    from core.engine import blend_strength as _blend
+
+    return _blend(original, enhanced, strength)
+
+
+def collect_inputs(paths: list[Path], recursive: bool = False) -> list[Path]:
+    """Image files among ``paths`` (folders expanded), via ``core.batch``."""
+    from core.batch import collect_inputs as _collect
+
+    return list(_collect(paths, recursive=recursive))

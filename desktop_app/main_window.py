@@ -1,0 +1,777 @@
+"""The main window: photo list, before/after viewer, controls; drives the background jobs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, QStandardPaths, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import APP_DISPLAY_NAME, wizard
+from . import engine as eng
+from .imaging import qimage_from_rgb
+from .jobs import (
+    EnhanceResult,
+    ExportOptions,
+    ImageLoaded,
+    ModelLoaded,
+    StageProgress,
+    enhance_and_save_job,
+    enhance_job,
+    load_model_job,
+    save_job,
+)
+from .models.photo_queue import PhotoQueueModel, PhotoState
+from .previews import preview_job
+from .resources import icon
+from .save_dialog import SaveAsDialog, folder_problem
+from .settings import FORMAT_EXTENSIONS, AppSettings, load_settings, save_settings
+from .widgets.compare_view import CompareMode, CompareView
+from .widgets.controls import ControlPanel
+from .widgets.drop_area import DropHandler, paths_from_mime
+from .widgets.photo_list import PhotoListView
+from .workers import JobRunner, Worker
+
+log = logging.getLogger(__name__)
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
+FULL_RES_BUDGET_BYTES = 1_500_000_000  # full-resolution results kept in memory (the rest re-enhance on save)
+ERROR_TIMEOUT_MS = 12000
+INFO_TIMEOUT_MS = 5000
+
+
+def error_text(exc: BaseException) -> str:
+    """Short people-readable reason of a failure (``reason`` of core errors, else the message)."""
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return str(reason)
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this photo"
+    return str(exc) or type(exc).__name__
+
+
+class MainWindow(QMainWindow):
+    """Everything a photographer sees. Background work goes to :class:`JobRunner` pools."""
+
+    def __init__(self, store: QSettings, engine_factory: eng.EngineFactory = eng.load_engine, *,
+                 load_model: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_DISPLAY_NAME)
+        self.setWindowIcon(icon("app"))
+        self.store = store
+        self.settings: AppSettings = load_settings(store)
+        self.engine_factory = engine_factory
+        self.engine: eng.Engine | None = None
+        self.model_text = ""
+        self.model_key = ""
+        self.device_text = ""
+        self.queue = PhotoQueueModel(self)
+        self.runner = JobRunner(1, self)  # inference: one job at a time
+        self.io_runner = JobRunner(1, self)  # previews and saves
+        self._enhance_worker: Worker | None = None
+        self._enhance_path: Path | None = None
+        self._model_worker: Worker | None = None
+        self._batch_busy = False
+        self._closing = False
+        self._full_res: list[Path] = []  # LRU of results still holding full-resolution arrays
+        self._preview_pending: set[Path] = set()
+        self._user_cancelled: Path | None = None
+        self._enhance_started = 0.0
+        self._build_ui()
+        self._build_actions()
+        self._restore()
+        self._refresh_models()
+        if load_model:
+            self.load_model(Path(self.settings.weights_path) if self.settings.weights_path else None)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ construction
+    def _build_ui(self) -> None:
+        self.list_view = PhotoListView()
+        self.list_view.setModel(self.queue)
+        self.view = CompareView()
+        self.controls = ControlPanel()
+        self.view_bar = QToolBar("View")
+        self.view_bar.setMovable(False)
+        self.zoom_label = QLabel("")
+        self.zoom_label.setMinimumWidth(52)
+        viewer = QWidget()
+        viewer_layout = QVBoxLayout(viewer)
+        viewer_layout.setContentsMargins(0, 0, 0, 0)
+        viewer_layout.setSpacing(0)
+        viewer_layout.addWidget(self.view_bar)
+        viewer_layout.addWidget(self.view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.list_view)
+        self.splitter.addWidget(viewer)
+        self.splitter.addWidget(self.controls)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([230, 900, 300])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        self.job_label = QLabel("")
+        self.job_progress = QProgressBar()
+        self.job_progress.setMaximumWidth(160)
+        self.job_progress.setRange(0, 100)
+        self.job_progress.setTextVisible(False)
+        self.job_progress.hide()
+        self.cancel_button = QToolButton()
+        self.cancel_button.setIcon(icon("cancel"))
+        self.cancel_button.setToolTip("Cancel the running enhancement (Esc)")
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.hide()
+        self.queue_label = QLabel("")
+        status = self.statusBar()
+        status.addPermanentWidget(self.job_label)
+        status.addPermanentWidget(self.job_progress)
+        status.addPermanentWidget(self.cancel_button)
+        status.addPermanentWidget(self.queue_label)
+
+        self.drop_handler = DropHandler(self)
+        self.drop_handler.paths_dropped.connect(self._on_paths_dropped)
+        self.list_view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.queue.dataChanged.connect(self._on_queue_changed)
+        self.queue.rowsInserted.connect(self._on_queue_changed)
+        self.queue.rowsRemoved.connect(self._on_queue_changed)
+        self.controls.strength_changed.connect(self._on_strength_changed)
+        self.controls.mode_changed.connect(self._on_mode_changed)
+        self.controls.model_chosen.connect(self._on_model_chosen)
+        self.controls.browse_model_requested.connect(self._on_browse_model_requested)
+        self.view.zoom_changed.connect(self._on_zoom_changed)
+        self.view.mode_changed.connect(self._on_view_mode_changed)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str = "", tip: str = "",
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.open_action = self._action("&Open…", self._on_open_triggered, K.Open, "open", "Open photos")
+        self.open_folder_action = self._action("Open &Folder…", self._on_open_folder_triggered, "Ctrl+Shift+O",
+                                               "folder", "Add every photo of a folder")
+        self.paste_action = self._action("&Paste", self._on_paste_triggered, K.Paste, "",
+                                         "Add copied files or a copied image")
+        self.save_action = self._action("&Save", self._on_save_triggered, K.Save, "save",
+                                        "Save the enhanced photo next to the original (never overwrites)")
+        self.save_as_action = self._action("Save &As…", self._on_save_as_triggered, K.SaveAs, "save-as",
+                                           "Choose where and how to save the enhanced photo")
+        self.batch_action = self._action("&Batch Export Folder…", self._on_batch_triggered, "Ctrl+B", "batch",
+                                         "Enhance a whole folder")
+        self.remove_action = self._action("&Remove from List", self._on_remove_triggered, K.Delete, "remove",
+                                          "Remove the selected photos from the list (files are untouched)")
+        self.quit_action = self._action("&Quit", self.close, K.Quit)
+        self.cancel_action = self._action("Cancel", self._on_cancel_clicked, "Esc")
+        self.fit_action = self._action("&Fit", self.view.zoom_fit, "Ctrl+0", "fit", "Fit the photo in the window")
+        self.actual_action = self._action("&100 %", self.view.zoom_actual, "Ctrl+1", "zoom-100",
+                                          "One photo pixel per screen pixel")
+        self.zoom_in_action = self._action("Zoom &In", self.view.zoom_in, K.ZoomIn, "zoom-in")
+        self.zoom_out_action = self._action("Zoom &Out", self.view.zoom_out, K.ZoomOut, "zoom-out")
+        self.split_action = self._action("&Split Before/After", lambda: self.view.set_mode(CompareMode.SPLIT),
+                                         "S", "split", "Original left of the divider, enhanced right", True)
+        self.before_action = self._action("Toggle &Before/After", self.view.toggle_before, "B", "before-after",
+                                          "Show the whole original; press again for the enhanced photo", True)
+        self.retrain_action = self._action("&Retrain Model…", self._on_retrain_triggered)
+        self.retrain_action.setEnabled(wizard.is_available())
+        self.retrain_action.setStatusTip("Coming soon: train the model on your own photos")
+        self.about_action = self._action("&About", self._on_about_triggered, icon_name="about")
+        self.split_action.setChecked(True)
+        # keyboard shortcuts that are single letters must not steal typing in other widgets
+        for action in (self.split_action, self.before_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for a in (self.open_action, self.open_folder_action, self.paste_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addAction(self.batch_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.remove_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = menu.addMenu("&View")
+        for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
+            view_menu.addAction(a)
+        view_menu.addSeparator()
+        view_menu.addAction(self.split_action)
+        view_menu.addAction(self.before_action)
+        tools_menu = menu.addMenu("&Tools")
+        tools_menu.addAction(self.retrain_action)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+        main_bar = QToolBar("Main")
+        main_bar.setObjectName("main_toolbar")
+        main_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        main_bar.setMovable(False)
+        for a in (self.open_action, self.save_action, self.save_as_action, self.batch_action):
+            main_bar.addAction(a)
+        self.addToolBar(main_bar)
+        for a in (self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action):
+            self.view_bar.addAction(a)
+        self.view_bar.addWidget(self.zoom_label)
+        self.view_bar.addSeparator()
+        self.view_bar.addAction(self.split_action)
+        self.view_bar.addAction(self.before_action)
+
+    def _restore(self) -> None:
+        s = self.settings
+        if s.window_geometry:
+            self.restoreGeometry(s.window_geometry)
+        else:
+            self.resize(1400, 860)
+        if s.splitter_state:
+            self.splitter.restoreState(s.splitter_state)
+        self.controls.set_mode(s.mode)
+        self.controls.set_strength(s.strength)
+        self.view.set_strength(s.strength)
+
+    # ------------------------------------------------------------------ public API
+    def add_paths(self, paths: list[Path]) -> list[int]:
+        """Queue photos (folders are searched, non-photos skipped); returns the new rows."""
+        files: list[Path] = []
+        for path in map(Path, paths):
+            if not path.exists():
+                self.show_error(f"Not found: {path}")
+                continue
+            try:
+                files.extend(eng.collect_inputs([path], recursive=True) if path.is_dir() else [path])
+            except Exception as exc:  # noqa: BLE001 - unreadable folder etc.: tell, never crash
+                self.show_error(f"Cannot read {path}: {error_text(exc)}")
+        rows = self.queue.add_paths(files)
+        if rows:
+            self.show_info(f"Added {len(rows)} photo{'s' if len(rows) != 1 else ''}")
+            for row in rows:
+                self._request_preview(self.queue.item(row).path)
+            if not self.list_view.currentIndex().isValid():
+                self.select_row(rows[0])
+            self._schedule()
+        elif paths and not files:
+            self.show_error("No photos found there (JPEG, PNG, TIFF, WebP, BMP)")
+        return rows
+
+    def select_row(self, row: int) -> None:
+        index = self.queue.index(row, 0)
+        self.list_view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def current_row(self) -> int:
+        index = self.list_view.currentIndex()
+        return index.row() if index.isValid() else -1
+
+    def load_model(self, weights: Path | None) -> None:
+        """Load a model in the background (None = the bundled default)."""
+        self._cancel_enhancement()
+        self.engine = None
+        self.controls.set_model_info("loading model…")
+        worker = Worker(load_model_job, self.engine_factory, weights, name="load-model")
+        worker.signals.returned.connect(self._on_model_returned)
+        worker.signals.errored.connect(lambda exc, w=weights: self._on_model_errored(w, exc))
+        worker.signals.finished.connect(self._on_model_finished)
+        self._model_worker = worker
+        self.runner.submit(worker)
+
+    def show_error(self, text: str) -> None:
+        log.warning(text)
+        self.statusBar().setStyleSheet("QStatusBar { color: #ff8a80; }")
+        self.statusBar().showMessage(text, ERROR_TIMEOUT_MS)
+
+    def show_info(self, text: str) -> None:
+        self.statusBar().setStyleSheet("")
+        self.statusBar().showMessage(text, INFO_TIMEOUT_MS)
+
+    def export_options(self) -> ExportOptions:
+        s = self.settings
+        return ExportOptions(s.export_format, s.jpeg_quality, s.keep_metadata)
+
+    # ------------------------------------------------------------------ scheduling
+    def _schedule(self) -> None:
+        """Start the next enhancement if nothing runs (selected photo first)."""
+        if (self._closing or self.engine is None or self._enhance_worker is not None
+                or self._model_worker is not None or self._batch_busy):
+            return
+        row = self.queue.next_queued(self.current_row())
+        if row < 0:
+            return
+        item = self.queue.item(row)
+        self.queue.set_state(row, PhotoState.WORKING, progress=0.0)
+        worker = Worker(enhance_job, self.engine, item.path, self.settings.mode, self.model_key,
+                        name=f"enhance {item.path.name}")
+        worker.signals.progress.connect(self._on_enhance_progress)
+        worker.signals.returned.connect(self._on_enhance_returned)
+        worker.signals.errored.connect(lambda exc, p=item.path: self._on_enhance_errored(p, exc))
+        worker.signals.aborted.connect(lambda p=item.path: self._on_enhance_aborted(p))
+        worker.signals.finished.connect(self._on_enhance_finished)
+        self._enhance_worker = worker
+        self._enhance_path = item.path
+        self._enhance_started = time.monotonic()
+        self.job_label.setText(f"Enhancing {item.path.name}")
+        self.job_progress.setValue(0)
+        self.job_progress.show()
+        self.cancel_button.show()
+        self.runner.submit(worker)
+
+    def _cancel_enhancement(self) -> None:
+        if self._enhance_worker is not None:
+            self._enhance_worker.cancel()
+
+    def _requeue_stale(self) -> None:
+        for row, item in enumerate(self.queue.items()):
+            result = item.result
+            if item.state is PhotoState.DONE and result is not None and (
+                    result.mode != self.settings.mode or result.model_key != self.model_key):
+                self.queue.set_state(row, PhotoState.QUEUED)
+
+    def _request_preview(self, path: Path) -> None:
+        if path in self._preview_pending:
+            return
+        self._preview_pending.add(path)
+        worker = Worker(preview_job, path, name=f"preview {path.name}")
+        worker.signals.returned.connect(self._on_preview_returned)
+        worker.signals.errored.connect(lambda exc, p=path: self._preview_pending.discard(p))
+        self.io_runner.submit(worker)
+
+    def _remember_full_res(self, path: Path) -> None:
+        """LRU of full-resolution results; the oldest drop their big arrays past the budget."""
+        if path in self._full_res:
+            self._full_res.remove(path)
+        self._full_res.append(path)
+        current = self._current_item_path()
+        total = 0
+        for p in reversed(self._full_res):
+            row = self.queue.row_of(p)
+            result = self.queue.item(row).result if row >= 0 else None
+            if result is None or not result.has_full_resolution:
+                self._full_res.remove(p)
+                continue
+            total += result.nbytes
+            if total > FULL_RES_BUDGET_BYTES and p != current and p != path:
+                result.drop_full_resolution()
+                self._full_res.remove(p)
+                log.info("freed full-resolution result of %s", p.name)
+
+    def _current_item_path(self) -> Path | None:
+        row = self.current_row()
+        return self.queue.item(row).path if row >= 0 else None
+
+    # ------------------------------------------------------------------ display
+    def _show_row(self, row: int, *, keep_view: bool = False) -> None:
+        if row < 0:
+            self.view.clear()
+            self.view.set_overlay("")
+            self._update_actions()
+            return
+        item = self.queue.item(row)
+        result: EnhanceResult | None = item.result
+        if result is not None:
+            self.view.set_images(result.before_preview, result.after_preview, size=result.size,
+                                 before_full=result.before_full, after_full=result.after_full,
+                                 keep_view=keep_view)
+        else:
+            preview = item.extra.get("preview")
+            if preview is not None:
+                self.view.set_images(preview.preview, None, size=(preview.width, preview.height),
+                                     keep_view=keep_view)
+            else:
+                self.view.clear()
+                self.view.set_message("Loading…")
+        self._update_overlay(row)
+        self._update_actions()
+
+    def _update_overlay(self, row: int) -> None:
+        if row < 0 or row != self.current_row():
+            return
+        item = self.queue.item(row)
+        text = ""
+        if item.state is PhotoState.WORKING:
+            text = f"Enhancing… {round(item.progress * 100)} %"
+        elif item.state is PhotoState.FAILED:
+            text = f"Failed: {item.error}"
+        elif item.state is PhotoState.QUEUED:
+            text = "Waiting for a model" if self.engine is None else "Queued"
+        self.view.set_overlay(text)
+
+    def _update_actions(self) -> None:
+        row = self.current_row()
+        item = self.queue.item(row) if row >= 0 else None
+        has_result = item is not None and item.result is not None
+        self.save_action.setEnabled(has_result)
+        self.save_as_action.setEnabled(has_result)
+        self.remove_action.setEnabled(item is not None)
+        self.before_action.setChecked(self.view.mode is CompareMode.BEFORE)
+        self.split_action.setChecked(self.view.mode is CompareMode.SPLIT)
+
+    # ------------------------------------------------------------------ slots: input
+    def _on_paths_dropped(self, paths: list[Path]) -> None:
+        self.add_paths(paths)
+
+    def _on_open_triggered(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open photos", self.settings.last_open_dir, IMAGE_FILTER)
+        if files:
+            self.settings.last_open_dir = str(Path(files[0]).parent)
+            self.add_paths([Path(f) for f in files])
+
+    def _on_open_folder_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", self.settings.last_open_dir)
+        if folder:
+            self.settings.last_open_dir = folder
+            self.add_paths([Path(folder)])
+
+    def _on_paste_triggered(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        paths = paths_from_mime(mime)
+        if paths:
+            self.add_paths(paths)
+            return
+        if mime is not None and mime.hasImage():
+            image = QImage(mime.imageData())
+            folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+                          or Path.home()) / "Pasted"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = eng.unique_path(folder / time.strftime("pasted-%Y%m%d-%H%M%S.png"))
+            if image.save(str(target)):
+                self.add_paths([target])
+                self.show_info(f"Pasted image saved as {target}")
+                return
+        self.show_error("Nothing to paste: copy photo files or an image first")
+
+    def _on_remove_triggered(self) -> None:
+        rows = sorted({i.row() for i in self.list_view.selectionModel().selectedRows()} | {self.current_row()},
+                      reverse=True)
+        for row in rows:
+            if row < 0:
+                continue
+            path = self.queue.item(row).path
+            if path == self._enhance_path:
+                self._cancel_enhancement()
+            if path in self._full_res:
+                self._full_res.remove(path)
+            self.queue.removeRows(row, 1)
+        if self.queue.rowCount() == 0:
+            self._show_row(-1)
+
+    # ------------------------------------------------------------------ slots: controls
+    def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self._show_row(current.row() if current.isValid() else -1)
+        self._schedule()
+
+    def _on_queue_changed(self, *args: Any) -> None:
+        counts = self.queue.counts()
+        total = sum(counts.values())
+        parts = [f"{total} photo{'s' if total != 1 else ''}"]
+        if counts[PhotoState.DONE]:
+            parts.append(f"{counts[PhotoState.DONE]} done")
+        if counts[PhotoState.QUEUED] + counts[PhotoState.WORKING]:
+            parts.append(f"{counts[PhotoState.QUEUED] + counts[PhotoState.WORKING]} to do")
+        if counts[PhotoState.FAILED]:
+            parts.append(f"{counts[PhotoState.FAILED]} failed")
+        self.queue_label.setText(" · ".join(parts) if total else "")
+
+    def _on_strength_changed(self, strength: float) -> None:
+        self.settings.strength = strength
+        self.view.set_strength(strength)  # display-resolution blend, no inference
+
+    def _on_mode_changed(self, mode: str) -> None:
+        if mode == self.settings.mode:
+            return
+        self.settings.mode = mode
+        if self._enhance_worker is not None and self._enhance_worker.args[2] != mode:
+            self._cancel_enhancement()
+        self._requeue_stale()
+        self._schedule()
+
+    def _on_model_chosen(self, path: Path | None) -> None:
+        self.settings.weights_path = str(path) if path else ""
+        self.load_model(path)
+
+    def _on_browse_model_requested(self) -> None:
+        start = self.settings.weights_path or str(eng.user_models_dir())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model", start, "Model weights (*.safetensors)")
+        if path:
+            self.settings.weights_path = path
+            self._refresh_models()
+            self.load_model(Path(path))
+        else:
+            self._refresh_models()
+
+    def _refresh_models(self) -> None:
+        extra = [Path(self.settings.weights_path)] if self.settings.weights_path else []
+        current = Path(self.settings.weights_path) if self.settings.weights_path else None
+        self.controls.set_models(eng.list_models(extra), current)
+
+    def _on_zoom_changed(self, scale: float) -> None:
+        self.zoom_label.setText(f"{scale * 100:.0f} %")
+
+    def _on_view_mode_changed(self, mode: str) -> None:
+        self._update_actions()
+
+    def _on_cancel_clicked(self) -> None:
+        if self._enhance_worker is not None:
+            self._enhance_worker.cancel()
+            self.job_label.setText("Cancelling…")
+            # a cancelled photo is not retried automatically: mark it so it is skipped
+            self._user_cancelled = self._enhance_path
+
+    # ------------------------------------------------------------------ slots: model job
+    def _on_model_returned(self, loaded: ModelLoaded) -> None:
+        if self._closing:
+            return
+        self.engine = loaded.engine
+        self.model_text = loaded.description
+        self.model_key = str(loaded.weights or "bundled")
+        self.device_text = loaded.device
+        where = loaded.weights or eng.default_weights_path()
+        self.controls.set_model_info(f"{loaded.description}\n{Path(where).name}")
+        self.controls.set_device(loaded.device)
+        self.show_info(f"Model ready: {loaded.description} on {loaded.device}")
+        self._requeue_stale()
+        self._update_overlay(self.current_row())
+
+    def _on_model_errored(self, weights: Path | None, exc: BaseException) -> None:
+        if self._closing:
+            return
+        self.engine = None
+        where = weights or eng.default_weights_path()
+        if weights is None and not Path(where).exists():
+            text = (f"The bundled model is missing ({where}). "
+                    "Choose a .safetensors weights file in the Model list.")
+        else:
+            text = f"Cannot load model {Path(where).name}: {error_text(exc)}"
+        self.model_text = ""
+        self.controls.set_model_info(text, error=True)
+        self.controls.set_device("—")
+        self.show_error(text)
+        self._update_overlay(self.current_row())
+
+    def _on_model_finished(self) -> None:
+        self._model_worker = None
+        self._schedule()
+
+    # ------------------------------------------------------------------ slots: enhance job
+    def _on_preview_returned(self, loaded: ImageLoaded) -> None:
+        if self._closing:
+            return
+        self._preview_pending.discard(loaded.path)
+        row = self.queue.row_of(loaded.path)
+        if row < 0:
+            return
+        item = self.queue.item(row)
+        if item.thumbnail is None:
+            self.queue.set_thumbnail(row, qimage_from_rgb(loaded.thumbnail).copy(), (loaded.width, loaded.height))
+        if "preview" not in item.extra:
+            item.extra["preview"] = loaded
+            if row == self.current_row() and item.result is None:
+                self._show_row(row)
+
+    def _on_enhance_progress(self, event: object) -> None:
+        if self._closing:
+            return
+        if isinstance(event, ImageLoaded):
+            self._on_preview_returned(event)
+            return
+        if not isinstance(event, StageProgress):
+            return
+        row = self.queue.row_of(event.path)
+        if row < 0:
+            return
+        self.queue.set_progress(row, event.fraction)
+        self.job_progress.setValue(round(event.fraction * 100))
+        elapsed = time.monotonic() - self._enhance_started
+        if event.fraction > 0.05:
+            remaining = elapsed * (1 - event.fraction) / event.fraction
+            self.job_label.setText(f"Enhancing {event.path.name} · {remaining:.0f} s left")
+        self._update_overlay(row)
+
+    def _on_enhance_returned(self, result: EnhanceResult) -> None:
+        if self._closing:
+            return
+        row = self.queue.row_of(result.path)
+        if row < 0:
+            return
+        item = self.queue.item(row)
+        if item.thumbnail is None:
+            self.queue.set_thumbnail(row, qimage_from_rgb(result.thumbnail).copy(), result.size)
+        self.queue.set_result(row, result)
+        self._remember_full_res(result.path)
+        self.show_info(f"Enhanced {result.path.name} in {result.seconds:.1f} s")
+        if result.mode != self.settings.mode or result.model_key != self.model_key:
+            self.queue.set_state(row, PhotoState.QUEUED)  # settings changed meanwhile
+        if row == self.current_row():
+            self._show_row(row, keep_view=True)
+
+    def _on_enhance_errored(self, path: Path, exc: BaseException) -> None:
+        if self._closing:
+            return
+        row = self.queue.row_of(path)
+        reason = error_text(exc)
+        if row >= 0:
+            self.queue.set_state(row, PhotoState.FAILED, error=reason)
+            self._update_overlay(row)
+        self.show_error(f"{path.name}: {reason}")
+
+    def _on_enhance_aborted(self, path: Path) -> None:
+        if self._closing:
+            return
+        row = self.queue.row_of(path)
+        if row < 0:
+            return
+        if self._user_cancelled == path:
+            self._user_cancelled = None
+            self.queue.set_state(row, PhotoState.FAILED, error="cancelled")
+            self.show_info(f"Cancelled {path.name}")
+        else:
+            self.queue.set_state(row, PhotoState.QUEUED)
+        self._update_overlay(row)
+
+    def _on_enhance_finished(self) -> None:
+        self._enhance_worker = None
+        self._enhance_path = None
+        self.job_progress.hide()
+        self.cancel_button.hide()
+        self.job_label.setText("")
+        if not self._closing:
+            self._update_actions()
+            self._schedule()
+
+    # ------------------------------------------------------------------ saving
+    def _default_target(self, item_path: Path) -> Path:
+        folder = Path(self.settings.last_save_dir) if self.settings.last_save_dir else item_path.parent
+        if not folder.is_dir():
+            folder = item_path.parent
+        ext = FORMAT_EXTENSIONS[self.settings.export_format]
+        return folder / f"{item_path.stem}{self.settings.save_suffix}{ext}"
+
+    def _on_save_triggered(self) -> None:
+        row = self.current_row()
+        if row < 0 or self.queue.item(row).result is None:
+            return
+        item = self.queue.item(row)
+        target = self._default_target(item.path)
+        problem = folder_problem(target.parent)
+        if problem:
+            self.show_error(f"Cannot save: {problem} Use Save As… to pick another folder.")
+            return
+        self.save_row(row, eng.unique_path(target), self.export_options())
+
+    def _on_save_as_triggered(self) -> None:
+        row = self.current_row()
+        if row < 0 or self.queue.item(row).result is None:
+            return
+        item = self.queue.item(row)
+        dialog = SaveAsDialog(self._default_target(item.path), self.export_options(), item.path, self)
+        if dialog.exec() != SaveAsDialog.DialogCode.Accepted:
+            return
+        options = dialog.options()
+        target = dialog.target()
+        s = self.settings
+        s.export_format, s.jpeg_quality, s.keep_metadata = options.fmt, options.quality, options.keep_metadata
+        s.last_save_dir = str(target.parent)
+        overwrite = dialog.overwrite_confirmed and target.exists()
+        self.save_row(row, target if overwrite else eng.unique_path(target), options, overwrite=overwrite)
+
+    def save_row(self, row: int, target: Path, options: ExportOptions, *, overwrite: bool = False) -> Worker:
+        """Write the enhanced photo of ``row`` at the current strength, in the background."""
+        item = self.queue.item(row)
+        result: EnhanceResult = item.result
+        strength = self.settings.strength
+        if result.has_full_resolution:
+            worker = Worker(save_job, result, target, strength, options, overwrite, name=f"save {target.name}",
+                            cancellable=False)
+            runner = self.io_runner
+        else:  # freed to save memory: enhance again, then save
+            if self.engine is None:
+                self.show_error("Cannot save: no model loaded")
+                raise RuntimeError("no model")
+            worker = Worker(enhance_and_save_job, self.engine, item.path, result.mode, result.model_key, target,
+                            strength, options, name=f"save {target.name}", cancellable=False)
+            runner = self.runner
+        worker.signals.returned.connect(lambda path, p=item.path: self._on_save_returned(p, path))
+        worker.signals.errored.connect(lambda exc, t=target: self._on_save_errored(t, exc))
+        self.show_info(f"Saving {target.name}…")
+        return runner.submit(worker)
+
+    def _on_save_returned(self, source: Path, written: Path) -> None:
+        row = self.queue.row_of(source)
+        if row >= 0:
+            self.queue.set_saved(row, Path(written))
+        self.show_info(f"Saved {written}")
+
+    def _on_save_errored(self, target: Path, exc: BaseException) -> None:
+        self.show_error(f"Could not save {target.name}: {error_text(exc)}")
+
+    # ------------------------------------------------------------------ other dialogs
+    def _on_batch_triggered(self) -> None:
+        from .batch_dialog import BatchDialog
+
+        if self.engine is None:
+            self.show_error("Batch export needs a model: choose one in the Model list first")
+            return
+        dialog = BatchDialog(self.settings, self.runner, self.engine, self)
+        dialog.running_changed.connect(self._on_batch_running_changed)
+        if self._enhance_worker is not None:
+            dialog.note_waiting()
+        dialog.exec()
+
+    def _on_batch_running_changed(self, running: bool) -> None:
+        self._batch_busy = running
+        if not running:
+            self._schedule()
+
+    def _on_retrain_triggered(self) -> None:  # pragma: no cover - enabled by a future wizard
+        from . import wizard as wizard_module
+
+        opener = getattr(wizard_module, "open_retrain_wizard", None)
+        if opener is not None:
+            opener(self, {"models_dir": eng.user_models_dir()})
+
+    def _on_about_triggered(self) -> None:
+        from .about_dialog import AboutDialog
+
+        weights = self.settings.weights_path or str(eng.default_weights_path())
+        AboutDialog(self, model_text=self.model_text or "none loaded", model_path=weights,
+                    device=self.device_text).exec()
+
+    # ------------------------------------------------------------------ shutdown
+    def persist_settings(self) -> None:
+        self.settings.window_geometry = bytes(self.saveGeometry().data())
+        self.settings.splitter_state = bytes(self.splitter.saveState().data())
+        self.settings.mode = self.controls.mode()
+        save_settings(self.store, self.settings)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.persist_settings()
+        self._closing = True
+        self.runner.shutdown()
+        self.io_runner.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""Qt item models (views read from these)."""

@@ -1,0 +1,134 @@
+"""The side panel: strength, mode, model picker with its metadata, device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine import ModelEntry
+
+BROWSE = "__browse__"
+
+
+class ControlPanel(QWidget):
+    """Editing controls. Emits plain values; the window decides what they mean."""
+
+    strength_changed = Signal(float)
+    mode_changed = Signal(str)
+    model_chosen = Signal(object)  # Path | None (None = bundled)
+    browse_model_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
+        self.strength_slider.setRange(0, 100)
+        self.strength_slider.setValue(100)
+        self.strength_slider.setToolTip("Blend between the original (0 %) and the enhanced photo (100 %)")
+        self.strength_label = QLabel("100 %")
+        self.strength_label.setMinimumWidth(44)
+        self.strength_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(self.strength_slider, 1)
+        strength_row.addWidget(self.strength_label)
+
+        self.fast_radio = QRadioButton("Fast preview")
+        self.full_radio = QRadioButton("Full quality")
+        self.fast_radio.setToolTip("Quicker result, good for judging a photo")
+        self.full_radio.setToolTip("Best quality (slower); use before saving")
+        self.mode_group = QButtonGroup(self)
+        self.mode_group.addButton(self.fast_radio)
+        self.mode_group.addButton(self.full_radio)
+        self.fast_radio.setChecked(True)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.fast_radio)
+        mode_row.addWidget(self.full_radio)
+        mode_row.addStretch(1)
+
+        self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(14)
+        self.model_info = QLabel("loading model…")
+        self.model_info.setWordWrap(True)
+        self.model_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_info.setStyleSheet("color: #9aa3b2;")
+        self.device_label = QLabel("—")
+        self.device_label.setStyleSheet("color: #9aa3b2;")
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        form.addRow("Strength", strength_row)
+        form.addRow("Mode", mode_row)
+        form.addRow("Model", self.model_combo)
+        form.addRow("", self.model_info)
+        form.addRow("Device", self.device_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addLayout(form)
+
+        self.strength_slider.valueChanged.connect(self._on_slider_value_changed)
+        self.mode_group.buttonToggled.connect(self._on_mode_toggled)
+        self.model_combo.activated.connect(self._on_model_activated)
+        self._entries: list[ModelEntry] = []
+
+    # --- values -------------------------------------------------------------------------
+    def strength(self) -> float:
+        return self.strength_slider.value() / 100.0
+
+    def set_strength(self, value: float) -> None:
+        self.strength_slider.setValue(round(value * 100))
+
+    def mode(self) -> str:
+        return "full" if self.full_radio.isChecked() else "fast"
+
+    def set_mode(self, mode: str) -> None:
+        (self.full_radio if mode == "full" else self.fast_radio).setChecked(True)
+
+    def set_models(self, entries: list[ModelEntry], current: Path | None) -> None:
+        """Fill the picker; ``current`` is selected (None = bundled)."""
+        self._entries = list(entries)
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for entry in self._entries:
+            self.model_combo.addItem(entry.label, str(entry.path) if entry.path else "")
+            self.model_combo.setItemData(self.model_combo.count() - 1, str(entry.path or "bundled default"),
+                                         Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.insertSeparator(self.model_combo.count())
+        self.model_combo.addItem("Choose a .safetensors file…", BROWSE)
+        index = next((i for i, e in enumerate(self._entries) if e.path == current), 0)
+        self.model_combo.setCurrentIndex(index)
+        self.model_combo.blockSignals(False)
+
+    def set_model_info(self, text: str, *, error: bool = False) -> None:
+        self.model_info.setText(text)
+        self.model_info.setStyleSheet("color: #ff8a80;" if error else "color: #9aa3b2;")
+
+    def set_device(self, text: str) -> None:
+        self.device_label.setText(text)
+
+    # --- slots --------------------------------------------------------------------------
+    def _on_slider_value_changed(self, value: int) -> None:
+        self.strength_label.setText(f"{value} %")
+        self.strength_changed.emit(value / 100.0)
+
+    def _on_mode_toggled(self, button: QRadioButton, checked: bool) -> None:
+        if checked:
+            self.mode_changed.emit(self.mode())
+
+    def _on_model_activated(self, index: int) -> None:
+        data = self.model_combo.itemData(index)
+        if data == BROWSE:
+            self.browse_model_requested.emit()
+            return
+        self.model_chosen.emit(Path(data) if data else None)

@@ -1,0 +1,149 @@
+"""Background jobs: a generic :class:`Worker` and a one-at-a-time :class:`JobRunner`.
+
+Workers never touch widgets. A job is a plain callable; it may be a generator (each yielded
+value becomes a ``progress`` signal, the ``return`` value the ``returned`` signal), or it may
+take ``report``/``cancel`` keyword arguments (``report(value)`` emits ``progress``; ``cancel``
+is a :class:`threading.Event` to poll). ``core.errors.CancelledError`` (or a set cancel event
+when the job ends) is reported as ``aborted``, every other exception as ``errored``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    try:
+        from core.errors import CancelledError
+    except ImportError:  # pragma: no cover - core always present in the app
+        return False
+    return isinstance(exc, CancelledError)
+
+
+class WorkerSignals(QObject):
+    """Signals of one :class:`Worker` (lives in the GUI thread; emitted from the pool thread)."""
+
+    started = Signal()
+    progress = Signal(object)
+    returned = Signal(object)
+    errored = Signal(object)  # the exception; its traceback text is in ``exc.traceback_text``
+    aborted = Signal()
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """Runs ``fn(*args, **kwargs)`` on a pool thread and reports through :attr:`signals`."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", cancellable: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__()
+        self.cancellable = cancellable  # False: shutdown waits for it instead (saves: never lose a file)
+        self.setAutoDelete(False)  # Python keeps it alive (JobRunner holds a reference)
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name or getattr(fn, "__name__", "job")
+        self.cancel_event = threading.Event()
+        self.signals = WorkerSignals()
+        self.done = threading.Event()
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "cancel" in params and "cancel" not in kwargs:
+            self.kwargs["cancel"] = self.cancel_event
+        if "report" in params and "report" not in kwargs:
+            self.kwargs["report"] = self.signals.progress.emit
+
+    def cancel(self) -> None:
+        """Ask the job to stop; it notices at its next check (within one tile for enhancement)."""
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def run(self) -> None:  # pool thread
+        started = time.perf_counter()
+        try:
+            if self.cancel_event.is_set():
+                self.signals.aborted.emit()
+                return
+            self.signals.started.emit()
+            result = self.fn(*self.args, **self.kwargs)
+            if inspect.isgenerator(result):
+                result = self._drain(result)
+            if self.cancel_event.is_set():
+                self.signals.aborted.emit()
+            else:
+                self.signals.returned.emit(result)
+        except Exception as exc:  # report everything; a worker must never take the app down
+            if _is_cancellation(exc) or (self.cancel_event.is_set() and isinstance(exc, InterruptedError)):
+                self.signals.aborted.emit()
+            else:
+                exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
+                log.warning("job %s failed: %s", self.name, exc)
+                self.signals.errored.emit(exc)
+        finally:
+            log.debug("job %s ended after %.2fs", self.name, time.perf_counter() - started)
+            self.done.set()
+            self.signals.finished.emit()
+
+    def _drain(self, gen: Any) -> Any:
+        try:
+            while True:
+                value = next(gen)
+                self.signals.progress.emit(value)
+                if self.cancel_event.is_set():
+                    gen.close()
+                    return None
+        except StopIteration as stop:
+            return stop.value
+
+
+class JobRunner(QObject):
+    """A private thread pool (one thread by default) that keeps its workers referenced."""
+
+    def __init__(self, max_threads: int = 1, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max_threads)
+        self._active: set[Worker] = set()
+
+    def submit(self, worker: Worker) -> Worker:
+        """Queue ``worker``; it stays referenced until its ``finished`` signal."""
+        self._active.add(worker)
+        worker.signals.finished.connect(lambda w=worker: self._active.discard(w))
+        self.pool.start(worker)
+        return worker
+
+    @property
+    def active(self) -> list[Worker]:
+        return list(self._active)
+
+    def is_busy(self) -> bool:
+        return bool(self._active)
+
+    def cancel_all(self) -> None:
+        """Cancel running jobs and drop queued ones (except those marked not cancellable)."""
+        for worker in list(self._active):
+            if worker.cancellable:
+                worker.cancel()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel everything and wait for the pool thread to finish (closing the window)."""
+        self.cancel_all()
+        ok = self.pool.waitForDone(timeout_ms)
+        if not ok:
+            log.error("background jobs did not stop within %d ms", timeout_ms)
+        return ok

@@ -1,0 +1,125 @@
+"""Fixtures for the desktop-app tests: stub engines, small photos, windows with private settings.
+
+Import with ``from conftest_app import *`` in ``tests/test_app_*.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+__all__ = ["StubEngine", "make_photo", "photo_dir", "stub_engine", "make_window", "isolated_user_dirs",
+           "wait_idle"]
+
+
+class StubEngine:
+    """A stand-in for ``core.engine.Enhancer``: brightens, reports tiles, honours cancel, counts calls."""
+
+    def __init__(self, tiles: int = 4, delay: float = 0.0, fail_on: str | None = None) -> None:
+        self.tiles = tiles
+        self.delay = delay
+        self.fail_on = fail_on
+        self.calls = 0
+        self.started = threading.Event()
+        self.info = SimpleNamespace(summary=lambda: "stub preset, val 20.00 dB", preset="stub", val_psnr=20.0)
+        self.device_name = "CPU (stub)"
+
+    def enhance(self, image: np.ndarray, mode: str = "fast", strength: float = 1.0,
+                progress: Callable | None = None, cancel: threading.Event | None = None) -> np.ndarray:
+        from core.errors import CancelledError
+
+        self.calls += 1
+        self.started.set()
+        for i in range(self.tiles):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError()
+            if self.delay:
+                time.sleep(self.delay)
+            if progress is not None:
+                progress(SimpleNamespace(done=i + 1, total=self.tiles, stage="tiles", fraction=(i + 1) / self.tiles))
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+        out = np.clip(image * 2.0 + 0.1, 0.0, 1.0).astype(np.float32)
+        return image + strength * (out - image)
+
+
+def make_photo(path: Path, size: tuple[int, int] = (48, 32), seed: int = 0) -> Path:
+    """A small dark photo (JPEG or PNG by suffix)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    pixels = (rng.random((h, w, 3)) * 70).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep platformdirs/QStandardPaths away from the real user's folders."""
+    home = tmp_path / "home"
+    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(home / sub))
+    return home
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    """A folder with three small photos."""
+    folder = tmp_path / "photos"
+    for i, name in enumerate(("a.jpg", "b.png", "c.jpg")):
+        make_photo(folder / name, seed=i)
+    return folder
+
+
+@pytest.fixture
+def stub_engine() -> StubEngine:
+    return StubEngine()
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path: Path) -> Iterator[Callable]:  # type: ignore[no-untyped-def]
+    """Build a MainWindow with private settings and a stub engine; closes it afterwards."""
+    from desktop_app.main_window import MainWindow
+    from desktop_app.settings import open_store
+
+    windows = []
+
+    def build(engine: object | None = None, settings_path: Path | None = None, load_model: bool = True,
+              factory: Callable | None = None) -> MainWindow:
+        store = open_store(settings_path or tmp_path / "settings.ini")
+        eng = engine if engine is not None else StubEngine()
+        window = MainWindow(store, factory or (lambda weights: eng), load_model=load_model)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.resize(1000, 700)
+        if load_model:
+            qtbot.waitUntil(lambda: window.engine is not None or window._model_worker is None, timeout=10000)
+        return window
+
+    yield build
+    for window in windows:
+        if not window._closing:
+            window.close()
+
+
+def wait_idle(qtbot, window, timeout: int = 15000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no photo is queued or being enhanced, and no job is left in the pools."""
+    from desktop_app.models.photo_queue import PhotoState
+
+    def idle() -> bool:
+        counts = window.queue.counts()
+        return (counts[PhotoState.QUEUED] == 0 and counts[PhotoState.WORKING] == 0
+                and not window.runner.is_busy() and not window.io_runner.is_busy())
+
+    qtbot.waitUntil(idle, timeout=timeout)
