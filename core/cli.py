@@ -209,11 +209,11 @@ def _write_report(path: Path, rows: list[list[np.ndarray]], titles: Sequence[str
     from .io import write_image
 
     width = REPORT_TILE_WIDTH
-    header = np.full((24, width * len(titles), 3), 0.15, np.float32)
+    header = np.full((24, width * len(titles), 3), 40, np.uint8)  # OpenCV draws text on 8-bit only
     for i, title in enumerate(titles):
-        cv2.putText(header, title, (i * width + 8, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (1.0, 1.0, 1.0), 1,
+        cv2.putText(header, title, (i * width + 8, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
                     cv2.LINE_AA)
-    bands = [header]
+    bands = [header.astype(np.float32) / 255.0]
     for row in rows:
         tiles = [_report_tile(img, width) for img in row]
         height = min(t.shape[0] for t in tiles)
@@ -237,8 +237,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     per_image: list[dict[str, Any]] = []
     failed: list[tuple[Path, str]] = []
     report_rows: list[list[np.ndarray]] = []
+    interactive = sys.stderr.isatty()
     for n, (low_path, high_path) in enumerate(pairs, 1):
-        print(f"\r[{n}/{len(pairs)}] {low_path.name}", end="", file=sys.stderr, flush=True)
+        print(f"\r[{n}/{len(pairs)}] {low_path.name}", end="" if interactive else "\n", file=sys.stderr, flush=True)
         try:
             low, high = read_image(low_path).pixels, read_image(high_path).pixels
             if low.shape != high.shape:
@@ -254,7 +255,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         per_image.append(entry)
         if len(report_rows) < REPORT_ROWS:
             report_rows.append([low, outputs["autocontrast"], outputs["model"], high])
-    print(file=sys.stderr)
+    if interactive:
+        print(file=sys.stderr)
     for path, reason in failed:
         _err(f"FAILED {path}: {reason}")
     if not per_image:
@@ -358,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output format; 'same' keeps the input's (BMP becomes PNG) (default: same)")
     enhance.add_argument("--recursive", action="store_true", help="also look into subfolders")
     enhance.add_argument("--suffix", default=DEFAULT_SUFFIX, metavar="TEXT",
-                         help=f"added to each output file name stem (default: '{DEFAULT_SUFFIX}')")
+                         help=f"added to each output file name stem (default: '{DEFAULT_SUFFIX}'; "
+                              "write --suffix=-x for a value that starts with '-')")
     enhance.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1..100 (default: 95)")
     existing = enhance.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists")
