@@ -9,6 +9,9 @@ from .errors import (
     InsufficientMemoryError,
     WeightsError,
 )
+from .batch import BatchOptions, BatchProgress, BatchReport, collect_inputs, plan_output, run_batch, run_batch_steps
+from .io import ImageData, read_image, unique_path, write_image
+from .metrics import psnr, ssim
 from .model import MIRNet, count_parameters, estimate_gflops
 from .weights import WeightsInfo, load_weights, read_weights_info, save_weights
 
@@ -29,4 +32,17 @@ __all__ = [
     "load_weights",
     "read_weights_info",
     "save_weights",
+    "ImageData",
+    "read_image",
+    "write_image",
+    "unique_path",
+    "psnr",
+    "ssim",
+    "BatchOptions",
+    "BatchProgress",
+    "BatchReport",
+    "collect_inputs",
+    "plan_output",
+    "run_batch",
+    "run_batch_steps",
 ]
