@@ -1,5 +1,14 @@
 """Low-light enhancement core: MIRNet, weights, engine, image I/O, metrics. Never imports Qt."""
 
+from .batch import (
+    BatchOptions,
+    BatchProgress,
+    BatchReport,
+    collect_inputs,
+    plan_output,
+    run_batch,
+    run_batch_steps,
+)
 from .config import PRESETS, MIRNetConfig, get_preset
 from .errors import (
     CancelledError,
@@ -9,7 +18,6 @@ from .errors import (
     InsufficientMemoryError,
     WeightsError,
 )
-from .batch import BatchOptions, BatchProgress, BatchReport, collect_inputs, plan_output, run_batch, run_batch_steps
 from .io import ImageData, read_image, unique_path, write_image
 from .metrics import psnr, ssim
 from .model import MIRNet, count_parameters, estimate_gflops
