@@ -317,7 +317,14 @@ def write_image(
     try:
         encoded = _encode(fmt, rgb, alpha_values, depth, int(quality), exif, icc)
     except (OSError, ValueError, cv2.error) as exc:
-        raise ImageWriteError(path, f"encoding as {fmt} failed ({exc})") from exc
+        if not (exif or icc):
+            raise ImageWriteError(path, f"encoding as {fmt} failed ({exc})") from exc
+        # e.g. EXIF larger than JPEG's 64 KB segment: keep the picture, drop the metadata
+        log.warning("%s: metadata could not be written (%s); writing without it", path, exc)
+        try:
+            encoded = _encode(fmt, rgb, alpha_values, depth, int(quality), None, None)
+        except (OSError, ValueError, cv2.error) as exc2:
+            raise ImageWriteError(path, f"encoding as {fmt} failed ({exc2})") from exc2
     _write_atomically(path, encoded, overwrite=overwrite)
     return path
 

@@ -184,6 +184,16 @@ def test_icc_profile_kept(tmp_path, rng):
     assert _exif(read_image(out16).exif)[ARTIST] == "Ada Lovelace"
 
 
+def test_oversized_exif_is_dropped_not_fatal(tmp_path, rng, caplog):
+    exif = Image.Exif()
+    exif[270] = "x" * 70_000  # ImageDescription: more than a JPEG APP1 segment can hold
+    Image.fromarray(_u8(rng)).save(tmp_path / "src.png", exif=exif.tobytes())
+    data = read_image(tmp_path / "src.png")
+    out = write_image(tmp_path / "out.jpg", data.pixels, source=data)
+    assert read_image(out).exif is None and "without it" in caplog.text
+    assert len(_exif(read_image(write_image(tmp_path / "out.png", data.pixels, source=data)).exif)[270]) == 70_000
+
+
 def test_non_ascii_path_round_trip(tmp_path, rng):
     folder = tmp_path / "día"
     folder.mkdir()
