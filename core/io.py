@@ -438,10 +438,12 @@ def _add_png_metadata(png: bytes, exif: bytes | None, icc: bytes | None) -> byte
 
 
 def _encode_tiff(values: np.ndarray, exif: bytes | None, icc: bytes | None) -> bytes:
-    """A single-strip, Deflate-compressed little-endian TIFF of 8- or 16-bit RGB(A)."""
+    """A single-strip little-endian TIFF of 8- or 16-bit RGB(A): Deflate with horizontal predictor."""
     height, width, channels = values.shape
     bits = values.dtype.itemsize * 8
-    strip = zlib.compress(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes(), 6)
+    differences = values.copy()
+    differences[:, 1:] -= values[:, :-1]  # TIFF predictor 2 (unsigned wrap-around is intended)
+    strip = zlib.compress(differences.astype(values.dtype.newbyteorder("<"), copy=False).tobytes(), 3)
     ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
     if exif:
         parsed = Image.Exif()
@@ -454,12 +456,12 @@ def _encode_tiff(values: np.ndarray, exif: bytes | None, icc: bytes | None) -> b
             elif tag not in _STRUCTURAL_TAGS:
                 ifd[tag] = value
     layout = {256: width, 257: height, 258: (bits,) * channels, 259: 8, 262: 2, 273: (0,), 277: channels,
-              278: height, 279: (len(strip),), 284: 1}
+              278: height, 279: (len(strip),), 284: 1, 317: 2}
     if channels == 4:
         layout[338] = (2,)  # unassociated alpha
     for tag, value in layout.items():
         ifd[tag] = value
-        ifd.tagtype[tag] = 3 if tag in (258, 259, 262, 277, 284, 338) else 4
+        ifd.tagtype[tag] = 3 if tag in (258, 259, 262, 277, 284, 317, 338) else 4
     if icc:
         ifd[34675] = icc
         ifd.tagtype[34675] = 7
