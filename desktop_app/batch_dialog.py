@@ -180,7 +180,7 @@ class BatchDialog(QDialog):
         self.start_button.clicked.connect(self._on_start_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.open_button.clicked.connect(self._on_open_clicked)
-        self.close_button.clicked.connect(self.close)
+        self.close_button.clicked.connect(self.reject)
         self.input_edit.textChanged.connect(self._on_input_changed)
         self.recursive.toggled.connect(self._on_input_changed)
         self.format_combo.currentIndexChanged.connect(self._on_format_changed)
@@ -319,7 +319,8 @@ class BatchDialog(QDialog):
         self._set_running(False)
         self.batch_finished.emit(self.report)
         if self._close_when_done:
-            self.close()
+            self._close_when_done = False
+            self.reject()
 
     def _set_running(self, running: bool) -> None:
         self.options_box.setEnabled(not running)
@@ -338,14 +339,21 @@ class BatchDialog(QDialog):
         if self.suffix_edit.text():
             s.save_suffix = self.suffix_edit.text()
 
+    def _cancel_then_close(self) -> bool:
+        """While running: cancel, close once the worker stopped; True if that was needed."""
+        if self.worker is None:
+            return False
+        self.worker.cancel()
+        self._close_when_done = True
+        self.overall_label.setText("Cancelling… the dialog closes when the batch has stopped")
+        return True
+
     def reject(self) -> None:
-        self.close()
+        if not self._cancel_then_close():
+            super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if self.worker is not None:  # cancel first; close once the worker has stopped
-            self.worker.cancel()
-            self._close_when_done = True
-            self.overall_label.setText("Cancelling… the dialog closes when the batch has stopped")
+        if self._cancel_then_close():
             event.ignore()
             return
         super().closeEvent(event)

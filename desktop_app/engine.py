@@ -119,8 +119,10 @@ def unique_path(path: Path) -> Path:
 
 def blend_strength(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
     """Full-resolution strength blend, as the engine defines it."""
-    from core.engine import blend_strength as _blend
-
+    try:
+        from core.engine import blend_strength as _blend
+    except ImportError:  # same definition, for when the engine module is absent
+        return np.clip(original + float(strength) * (enhanced - original), 0.0, 1.0).astype(np.float32)
     return _blend(original, enhanced, strength)
 
 

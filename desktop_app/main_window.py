@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Not found: {path}")
                 continue
             try:
-                files.extend(eng.collect_inputs([path], recursive=True) if path.is_dir() else [path])
+                files.extend(eng.collect_inputs([path], recursive=True))  # skips non-photos
             except Exception as exc:  # noqa: BLE001 - unreadable folder etc.: tell, never crash
                 self.show_error(f"Cannot read {path}: {error_text(exc)}")
         rows = self.queue.add_paths(files)

@@ -3,8 +3,9 @@
 Workers never touch widgets. A job is a plain callable; it may be a generator (each yielded
 value becomes a ``progress`` signal, the ``return`` value the ``returned`` signal), or it may
 take ``report``/``cancel`` keyword arguments (``report(value)`` emits ``progress``; ``cancel``
-is a :class:`threading.Event` to poll). ``core.errors.CancelledError`` (or a set cancel event
-when the job ends) is reported as ``aborted``, every other exception as ``errored``.
+is a :class:`threading.Event` to poll). ``core.errors.CancelledError`` (or an
+``InterruptedError`` after a cancel request, or a generator stopped by one) is reported as
+``aborted``, every other exception as ``errored``; a normal return is always ``returned``.
 """
 
 from __future__ import annotations
@@ -82,11 +83,13 @@ class Worker(QRunnable):
             self.signals.started.emit()
             result = self.fn(*self.args, **self.kwargs)
             if inspect.isgenerator(result):
-                result = self._drain(result)
-            if self.cancel_event.is_set():
-                self.signals.aborted.emit()
-            else:
-                self.signals.returned.emit(result)
+                finished, result = self._drain(result)
+                if not finished:
+                    self.signals.aborted.emit()
+                    return
+            # a job that returns normally (even after a cancel request, e.g. a batch report
+            # with cancelled=True) has a result worth delivering
+            self.signals.returned.emit(result)
         except Exception as exc:  # report everything; a worker must never take the app down
             if _is_cancellation(exc) or (self.cancel_event.is_set() and isinstance(exc, InterruptedError)):
                 self.signals.aborted.emit()
@@ -99,16 +102,17 @@ class Worker(QRunnable):
             self.done.set()
             self.signals.finished.emit()
 
-    def _drain(self, gen: Any) -> Any:
+    def _drain(self, gen: Any) -> tuple[bool, Any]:
+        """Run a generator job: (ran to the end, return value)."""
         try:
             while True:
                 value = next(gen)
                 self.signals.progress.emit(value)
                 if self.cancel_event.is_set():
                     gen.close()
-                    return None
+                    return False, None
         except StopIteration as stop:
-            return stop.value
+            return True, stop.value
 
 
 class JobRunner(QObject):

@@ -13,8 +13,7 @@ from desktop_app.workers import JobRunner, Worker
 
 def test_generator_job_reports_progress_and_returns(qtbot) -> None:
     def job():
-        for i in range(3):
-            yield i
+        yield from range(3)
         return "done"
 
     runner = JobRunner()
