@@ -171,7 +171,7 @@ def test_bench(capsys):
     from core.config import get_preset
     from core.model import MIRNet, count_parameters
 
-    assert main(["bench", "--presets", "lite", "--size", "32", "--time"]) == 0
+    assert main(["bench", "--presets", "lite", "--size", "32", "--time", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "lite" in out and f"{count_parameters(MIRNet(get_preset('lite'))):,}" in out
     assert main(["bench", "--presets", "huge"]) == 2
