@@ -168,7 +168,8 @@ def _fraction_of(event: Any) -> float | None:
         value = getattr(event, attr, None)
         if isinstance(value, (int, float)):
             return float(value)
-    for done_attr, total_attr in (("done", "total"), ("tiles_done", "tiles_total"), ("tile", "tiles"),
+    for done_attr, total_attr in (("covered", "total"), ("done", "total"), ("tiles_done", "tiles_planned"),
+                                  ("tiles_done", "tiles_total"), ("tile", "tiles"),
                                   ("current", "total")):
         done, total = getattr(event, done_attr, None), getattr(event, total_attr, None)
         if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total > 0:
