@@ -43,7 +43,7 @@ def degrade_low(low: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     n, device = low.shape[0], low.device
     linear = srgb_to_linear(low.float())
     darken = torch.rand(n, generator=gen, device=device) < cfg.darken_prob
-    stops = _uniform(n, -cfg.darken_stops, 0.0, gen, device)
+    stops = _uniform(n, -cfg.darken_stops, -cfg.darken_min_stops, gen, device)
     gain = torch.where(darken, torch.exp2(stops), torch.ones_like(stops)).view(n, 1, 1, 1)
     linear = linear * gain
     noisy = torch.rand(n, generator=gen, device=device) < cfg.noise_prob

@@ -28,6 +28,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: 1e-4)")
     parser.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau",
                         help="ReduceLROnPlateau on validation PSNR (default) or cosine annealing")
+    parser.add_argument("--scale-jitter", type=float, default=1.0, metavar="S",
+                        help="crops cover up to crop/S source pixels, resized to crop (default 1: none)")
+    parser.add_argument("--context-window", type=int,
+                        help="local pooling window (px) at validation/inference (default 1.5 x crop)")
+    parser.add_argument("--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up epochs")
     parser.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: one per training pair)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
@@ -46,15 +51,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         out_dir=args.out,
         data=DataConfig(train_dir=args.data, val_dir=args.val_data, val_split=args.val_split, crop=args.crop,
                         batch_size=args.batch, samples_per_epoch=args.samples_per_epoch,
-                        val_max_side=args.val_max_side),
+                        val_max_side=args.val_max_side, scale_range=(min(args.scale_jitter, 1.0), 1.0)),
         preset=args.preset,
         epochs=args.epochs,
         device=args.device,
         seed=args.seed,
         precision=args.precision,
         compile=args.compile,
+        context_window=args.context_window,
         augment=augment,
-        optim=OptimConfig(lr=args.lr, schedule=args.schedule),
+        optim=OptimConfig(lr=args.lr, schedule=args.schedule, warmup_epochs=args.warmup_epochs),
         time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )
 

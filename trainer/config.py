@@ -22,6 +22,9 @@ class DataConfig:
     batch_size: int = 8
     # Crops drawn per epoch; None means one per training pair (as the original script).
     samples_per_epoch: int | None = None
+    # Each crop covers crop/s source pixels, s ~ U(scale_range), resized to crop x crop: more scene
+    # context per crop at the same cost. Noise is added after resizing, so it stays pixel-scale.
+    scale_range: tuple[float, float] = (1.0, 1.0)
     # Validation images larger than this (longest side) are downscaled, to bound validation time.
     val_max_side: int | None = None
 
@@ -31,7 +34,7 @@ class AugmentConfig:
     """Exposure and sensor-noise augmentation of the *low* frames, applied in linear light.
 
     Real dark photos are darker and noisier than bracketed training frames, so low frames are
-    darkened by ``2**U(-darken_stops, 0)`` with probability ``darken_prob`` and then get
+    darkened by ``2**U(-darken_stops, -darken_min_stops)`` with probability ``darken_prob`` and then get
     signal-dependent Poisson-Gaussian noise (variance ``shot * x + read**2``), quantised to 8 bit.
     The target (normal-light) frame is never changed.
     """
@@ -39,6 +42,7 @@ class AugmentConfig:
     flips: bool = True
     darken_prob: float = 0.6
     darken_stops: float = 2.5
+    darken_min_stops: float = 0.0
     noise_prob: float = 0.8
     shot_noise: tuple[float, float] = (1e-4, 6e-3)  # log-uniform range of the shot-noise gain
     read_noise: tuple[float, float] = (5e-4, 1e-2)  # log-uniform range of the read-noise std
@@ -100,9 +104,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         aug = dict(d.get("augment", {}))
+        data = dict(d["data"])
+        if "scale_range" in data:
+            data["scale_range"] = tuple(data["scale_range"])
         for key in ("shot_noise", "read_noise"):
             if key in aug:
                 aug[key] = tuple(aug[key])
         rest = {k: v for k, v in d.items() if k not in ("data", "augment", "optim")}
-        return cls(data=DataConfig(**d["data"]), augment=AugmentConfig(**aug), optim=OptimConfig(**d.get("optim", {})),
+        return cls(data=DataConfig(**data), augment=AugmentConfig(**aug), optim=OptimConfig(**d.get("optim", {})),
                    **rest)

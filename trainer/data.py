@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -184,16 +185,23 @@ def _augment_geometry(low: np.ndarray, high: np.ndarray, rng: np.random.Generato
     return low, high
 
 
-def _crop_pair(item: PairImages, crop: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _crop_pair(item: PairImages, crop: int, rng: np.random.Generator,
+               scale_range: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     low, high = item.low, item.high
     h, w = low.shape[:2]
     if h < crop or w < crop:
         pad = ((0, max(0, crop - h)), (0, max(0, crop - w)), (0, 0))
         low, high = np.pad(low, pad, mode="reflect"), np.pad(high, pad, mode="reflect")
         h, w = low.shape[:2]
-    y = int(rng.integers(h - crop + 1))
-    x = int(rng.integers(w - crop + 1))
-    return low[y : y + crop, x : x + crop], high[y : y + crop, x : x + crop]
+    scale = float(rng.uniform(*scale_range)) if scale_range != (1.0, 1.0) else 1.0
+    side = min(h, w, max(crop, int(round(crop / scale))))
+    y = int(rng.integers(h - side + 1))
+    x = int(rng.integers(w - side + 1))
+    low, high = low[y : y + side, x : x + side], high[y : y + side, x : x + side]
+    if side != crop:
+        low = cv2.resize(low, (crop, crop), interpolation=cv2.INTER_AREA)
+        high = cv2.resize(high, (crop, crop), interpolation=cv2.INTER_AREA)
+    return low, high
 
 
 def iterate_crop_batches(
@@ -207,6 +215,7 @@ def iterate_crop_batches(
     rank: int = 0,
     world_size: int = 1,
     flips: bool = True,
+    scale_range: tuple[float, float] = (1.0, 1.0),
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(low, high)`` uint8 batches (B x crop x crop x 3) for one epoch on one rank.
 
@@ -221,7 +230,7 @@ def iterate_crop_batches(
     for step in range(steps):
         lows, highs = [], []
         for idx in mine[step * batch_size : (step + 1) * batch_size]:
-            low, high = _crop_pair(items[int(idx)], crop, rng)
+            low, high = _crop_pair(items[int(idx)], crop, rng, scale_range)
             if flips:
                 low, high = _augment_geometry(low, high, rng)
             lows.append(low)

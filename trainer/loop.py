@@ -263,7 +263,8 @@ def train(
         losses = []
         batches = iterate_crop_batches(train_items, crop=cfg.data.crop, batch_size=cfg.data.batch_size,
                                        samples=samples, seed=cfg.seed, epoch=epoch, rank=dist.rank,
-                                       world_size=dist.world_size, flips=cfg.augment.flips)
+                                       world_size=dist.world_size, flips=cfg.augment.flips,
+                                       scale_range=cfg.data.scale_range)
         if cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs:
             for group in optimiser.param_groups:
                 group["lr"] = cfg.optim.lr * (epoch + 1) / cfg.optim.warmup_epochs
