@@ -40,6 +40,26 @@ def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
 
 
+def pyramid(image: np.ndarray, min_side: int = 320) -> list[np.ndarray]:
+    """``[image, image/2, image/4, …]`` (area-averaged halvings) down to about ``min_side``.
+
+    The viewer draws from the smallest level that is still at least as large as the screen
+    size, so it only ever shrinks by less than 2x (cheap bilinear) on the GUI thread.
+    """
+    levels = [np.ascontiguousarray(image)]
+    while max(levels[-1].shape[:2]) >= 2 * min_side:
+        h, w = levels[-1].shape[:2]
+        levels.append(cv2.resize(levels[-1], (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA))
+    return levels
+
+
+def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize down to (width, height): bilinear for small ratios, area averaging beyond 2x."""
+    ratio = image.shape[1] / max(width, 1)
+    interpolation = cv2.INTER_LINEAR if ratio <= 2.0 else cv2.INTER_AREA
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
 def blend_uint8(before: np.ndarray, after: np.ndarray, strength: float) -> np.ndarray:
     """``before + strength * (after - before)`` on uint8 arrays (a display-resolution preview)."""
     if strength >= 1.0:

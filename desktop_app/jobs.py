@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import engine as eng
-from .imaging import PREVIEW_MAX_SIDE, THUMBNAIL_MAX_SIDE, downscale, to_uint8
+from .imaging import PREVIEW_MAX_SIDE, THUMBNAIL_MAX_SIDE, downscale, pyramid, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,11 @@ class ModelLoaded:
 
 @dataclass(frozen=True)
 class ImageLoaded:
-    """Sent as soon as a photo is decoded: its thumbnail and display-size original."""
+    """Sent as soon as a photo is decoded: its thumbnail and display-size original (pyramid)."""
 
     path: Path
     thumbnail: np.ndarray
-    preview: np.ndarray
+    preview: list[np.ndarray]  # uint8 levels, largest (<= PREVIEW_MAX_SIDE) first
     width: int
     height: int
 
@@ -65,8 +65,8 @@ class EnhanceResult:
     enhanced: np.ndarray  # float32 full resolution, strength 1
     before_full: np.ndarray  # uint8 full resolution (100 % zoom)
     after_full: np.ndarray
-    before_preview: np.ndarray  # uint8, longest side <= PREVIEW_MAX_SIDE
-    after_preview: np.ndarray
+    before_levels: list[np.ndarray]  # uint8 pyramids, largest (<= PREVIEW_MAX_SIDE) first
+    after_levels: list[np.ndarray]
     thumbnail: np.ndarray
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -85,8 +85,8 @@ class EnhanceResult:
         """Free the big arrays, keeping the previews (memory cap); saving re-enhances then."""
         self.source = None
         self.enhanced = np.empty((0, 0, 3), np.float32)
-        self.before_full = self.before_preview
-        self.after_full = self.after_preview
+        self.before_full = self.before_levels[0]
+        self.after_full = self.after_levels[0]
 
     @property
     def has_full_resolution(self) -> bool:
@@ -130,21 +130,21 @@ def enhance_job(
     source = read(path)
     pixels = source.pixels
     before_full = to_uint8(pixels)
-    before_preview = downscale(before_full, PREVIEW_MAX_SIDE)
-    thumbnail = downscale(before_preview, THUMBNAIL_MAX_SIDE)
+    before_levels = pyramid(downscale(before_full, PREVIEW_MAX_SIDE))
+    thumbnail = downscale(before_levels[-1], THUMBNAIL_MAX_SIDE)
     h, w = pixels.shape[:2]
-    report(ImageLoaded(path, thumbnail, before_preview, w, h))
+    report(ImageLoaded(path, thumbnail, before_levels, w, h))
     if cancel.is_set():
         raise InterruptedError("cancelled")
     report(StageProgress(path, 0.0, "enhancing"))
     enhanced = engine.enhance(pixels, mode=mode, strength=1.0, progress=_Throttle(report, path), cancel=cancel)
     enhanced = np.asarray(enhanced, dtype=np.float32)
     after_full = to_uint8(enhanced)
-    after_preview = downscale(after_full, PREVIEW_MAX_SIDE)
+    after_levels = pyramid(downscale(after_full, PREVIEW_MAX_SIDE))
     seconds = time.perf_counter() - started
     log.info("enhanced %s (%dx%d, %s) in %.1fs", path.name, w, h, mode, seconds)
     return EnhanceResult(path, mode, model_key, source, enhanced, before_full, after_full,
-                         before_preview, after_preview, thumbnail, seconds)
+                         before_levels, after_levels, thumbnail, seconds)
 
 
 @dataclass(frozen=True)

@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         item = self.queue.item(row)
         result: EnhanceResult | None = item.result
         if result is not None:
-            self.view.set_images(result.before_preview, result.after_preview, size=result.size,
+            self.view.set_images(result.before_levels, result.after_levels, size=result.size,
                                  before_full=result.before_full, after_full=result.after_full,
                                  keep_view=keep_view)
         else:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from . import engine as eng
-from .imaging import PREVIEW_MAX_SIDE, THUMBNAIL_MAX_SIDE, downscale, to_uint8
+from .imaging import PREVIEW_MAX_SIDE, THUMBNAIL_MAX_SIDE, downscale, pyramid, to_uint8
 from .jobs import ImageLoaded
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ def preview_job(path: Path) -> ImageLoaded:
         data = eng.read_image(path)
         height, width = data.pixels.shape[:2]
         preview = downscale(to_uint8(data.pixels), PREVIEW_MAX_SIDE)
-    preview = np.ascontiguousarray(preview)
-    return ImageLoaded(path, np.ascontiguousarray(downscale(preview, THUMBNAIL_MAX_SIDE)), preview, width, height)
+    levels = pyramid(np.ascontiguousarray(preview))
+    return ImageLoaded(path, np.ascontiguousarray(downscale(levels[-1], THUMBNAIL_MAX_SIDE)), levels, width, height)
 
 
 def _upright_size(image: Image.Image) -> tuple[int, int]:

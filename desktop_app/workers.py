@@ -6,19 +6,26 @@ take ``report``/``cancel`` keyword arguments (``report(value)`` emits ``progress
 is a :class:`threading.Event` to poll). ``core.errors.CancelledError`` (or an
 ``InterruptedError`` after a cancel request, or a generator stopped by one) is reported as
 ``aborted``, every other exception as ``errored``; a normal return is always ``returned``.
+
+Signals are never emitted from pool threads: a worker posts ``(signal, args)`` to its
+runner's thread-safe queue and the runner emits them on the GUI thread (a 10 ms timer).
+PySide6 6.12 corrupts reference counts when Python emits signals across threads (see
+:mod:`desktop_app.qt_compat`); this design avoids that path entirely and costs at most
+10 ms of latency.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,7 @@ def _is_cancellation(exc: BaseException) -> bool:
 
 
 class WorkerSignals(QObject):
-    """Signals of one :class:`Worker` (lives in the GUI thread; emitted from the pool thread)."""
+    """Signals of one :class:`Worker` (lives in, and is emitted on, the GUI thread)."""
 
     started = Signal()
     progress = Signal(object)
@@ -57,6 +64,7 @@ class Worker(QRunnable):
         self.cancel_event = threading.Event()
         self.signals = WorkerSignals()
         self.done = threading.Event()
+        self.outbox: queue.SimpleQueue[tuple[Worker, str, tuple]] | None = None  # set by JobRunner
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
@@ -64,7 +72,17 @@ class Worker(QRunnable):
         if "cancel" in params and "cancel" not in kwargs:
             self.kwargs["cancel"] = self.cancel_event
         if "report" in params and "report" not in kwargs:
-            self.kwargs["report"] = self.signals.progress.emit
+            self.kwargs["report"] = self.report
+
+    def report(self, value: object) -> None:
+        """Send a ``progress`` value (callable from the pool thread)."""
+        self._post("progress", value)
+
+    def _post(self, name: str, *args: object) -> None:
+        if self.outbox is not None:
+            self.outbox.put((self, name, args))
+        else:  # not run by a JobRunner: emit directly
+            getattr(self.signals, name).emit(*args)
 
     def cancel(self) -> None:
         """Ask the job to stop; it notices at its next check (within one tile for enhancement)."""
@@ -78,36 +96,36 @@ class Worker(QRunnable):
         started = time.perf_counter()
         try:
             if self.cancel_event.is_set():
-                self.signals.aborted.emit()
+                self._post("aborted")
                 return
-            self.signals.started.emit()
+            self._post("started")
             result = self.fn(*self.args, **self.kwargs)
             if inspect.isgenerator(result):
                 finished, result = self._drain(result)
                 if not finished:
-                    self.signals.aborted.emit()
+                    self._post("aborted")
                     return
             # a job that returns normally (even after a cancel request, e.g. a batch report
             # with cancelled=True) has a result worth delivering
-            self.signals.returned.emit(result)
+            self._post("returned", result)
         except Exception as exc:  # report everything; a worker must never take the app down
             if _is_cancellation(exc) or (self.cancel_event.is_set() and isinstance(exc, InterruptedError)):
-                self.signals.aborted.emit()
+                self._post("aborted")
             else:
                 exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
                 log.warning("job %s failed: %s", self.name, exc)
-                self.signals.errored.emit(exc)
+                self._post("errored", exc)
         finally:
             log.debug("job %s ended after %.2fs", self.name, time.perf_counter() - started)
             self.done.set()
-            self.signals.finished.emit()
+            self._post("finished")
 
     def _drain(self, gen: Any) -> tuple[bool, Any]:
         """Run a generator job: (ran to the end, return value)."""
         try:
             while True:
                 value = next(gen)
-                self.signals.progress.emit(value)
+                self._post("progress", value)
                 if self.cancel_event.is_set():
                     gen.close()
                     return False, None
@@ -123,13 +141,36 @@ class JobRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._active: set[Worker] = set()
+        self._outbox: queue.SimpleQueue[tuple[Worker, str, tuple]] = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._on_timer_timeout)
 
     def submit(self, worker: Worker) -> Worker:
         """Queue ``worker``; it stays referenced until its ``finished`` signal."""
         self._active.add(worker)
-        worker.signals.finished.connect(lambda w=worker: self._active.discard(w))
+        worker.outbox = self._outbox
+        self._timer.start()
         self.pool.start(worker)
         return worker
+
+    def deliver(self) -> None:
+        """Emit, on this (GUI) thread, everything the workers posted so far."""
+        while True:
+            try:
+                worker, name, args = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                getattr(worker.signals, name).emit(*args)
+            finally:
+                if name == "finished":
+                    self._active.discard(worker)
+        if not self._active:
+            self._timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        self.deliver()
 
     @property
     def active(self) -> list[Worker]:
@@ -148,6 +189,7 @@ class JobRunner(QObject):
         """Cancel everything and wait for the pool thread to finish (closing the window)."""
         self.cancel_all()
         ok = self.pool.waitForDone(timeout_ms)
+        self.deliver()
         if not ok:
             log.error("background jobs did not stop within %d ms", timeout_ms)
         return ok

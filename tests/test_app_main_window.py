@@ -66,7 +66,7 @@ def test_worker_enhances_and_view_updates(qtbot, make_window, tmp_path: Path) ->
     assert window.view.has_result()
     assert window.save_action.isEnabled()
     result = item.result
-    assert result.after_preview.mean() > result.before_preview.mean() + 30
+    assert result.after_levels[0].mean() > result.before_levels[0].mean() + 30
 
 
 def test_strength_changes_without_reinference(qtbot, make_window, tmp_path: Path) -> None:

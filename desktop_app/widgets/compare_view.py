@@ -14,7 +14,6 @@ import enum
 import logging
 import math
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -32,7 +31,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..imaging import blend_uint8, qimage_from_rgb
+from ..imaging import blend_uint8, qimage_from_rgb, shrink
 from ..resources import icon
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,15 @@ MIN_SCALE = 0.02
 MAX_SCALE = 16.0
 WHEEL_STEP = 1.25
 HANDLE_GRAB_PX = 10
+
+
+Levels = np.ndarray | list[np.ndarray]
+
+
+def _as_levels(images: Levels | None) -> list[np.ndarray]:
+    if images is None:
+        return []
+    return [images] if isinstance(images, np.ndarray) else list(images)
 
 
 class CompareMode(enum.Enum):
@@ -62,10 +70,8 @@ class CompareView(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setMinimumSize(240, 180)
-        self._before_preview: np.ndarray | None = None
-        self._after_preview: np.ndarray | None = None
-        self._before_full: np.ndarray | None = None
-        self._after_full: np.ndarray | None = None
+        self._before_levels: list[np.ndarray] = []
+        self._after_levels: list[np.ndarray] = []
         self._size = (0, 0)  # full-resolution (w, h)
         self._strength = 1.0
         self._split = 0.5  # fraction of the widget width
@@ -77,6 +83,8 @@ class CompareView(QWidget):
         self._drag: str | None = None  # "split" | "pan"
         self._drag_origin = QPointF()
         self._drag_center = QPointF()
+        self._geometry_key: tuple | None = None
+        self._geometry: tuple[np.ndarray, np.ndarray | None, QRectF] | None = None
         self._cache_key: tuple | None = None
         self._cache: tuple[QImage | None, QImage | None, QRectF] | None = None
         self._message = ""
@@ -85,26 +93,31 @@ class CompareView(QWidget):
     # --- content ------------------------------------------------------------------------
     def set_images(
         self,
-        before_preview: np.ndarray | None,
-        after_preview: np.ndarray | None = None,
+        before: Levels | None,
+        after: Levels | None = None,
         *,
         size: tuple[int, int] | None = None,
         before_full: np.ndarray | None = None,
         after_full: np.ndarray | None = None,
         keep_view: bool = False,
     ) -> None:
-        """Show a photo. ``after_preview=None`` shows only the original (not enhanced yet)."""
-        same_photo = keep_view and size == self._size and before_preview is not None
-        self._before_preview = before_preview
-        self._after_preview = after_preview
-        self._before_full = before_full
-        self._after_full = after_full
-        if before_preview is None:
-            self._size = (0, 0)
-        elif size is not None:
-            self._size = size
-        else:
-            self._size = (before_preview.shape[1], before_preview.shape[0])
+        """Show a photo. ``before``/``after`` are uint8 arrays or pyramids (largest first);
+        ``after=None`` shows only the original (not enhanced yet). ``size`` is the photo's
+        full resolution; ``*_full`` are full-resolution arrays for zooming past the previews.
+        """
+        before_levels = _as_levels(before)
+        after_levels = _as_levels(after)
+        new_size = size if size is not None else (
+            (before_levels[0].shape[1], before_levels[0].shape[0]) if before_levels else (0, 0))
+        same_photo = keep_view and before_levels and new_size == self._size
+        bigger = before_full is not None and bool(before_levels) and before_full.shape[1] > before_levels[0].shape[1]
+        if bigger and (not after_levels or after_full is not None):
+            before_levels = [before_full, *before_levels]
+            if after_levels:
+                after_levels = [after_full, *after_levels]
+        self._before_levels = before_levels
+        self._after_levels = after_levels if len(after_levels) == len(before_levels) else []
+        self._size = new_size if before_levels else (0, 0)
         if not same_photo:
             self._fit = True
         self._invalidate()
@@ -113,16 +126,17 @@ class CompareView(QWidget):
         self.set_images(None)
 
     def has_image(self) -> bool:
-        return self._before_preview is not None
+        return bool(self._before_levels)
 
     def has_result(self) -> bool:
-        return self._after_preview is not None
+        return bool(self._after_levels)
 
     def set_strength(self, strength: float) -> None:
         strength = max(0.0, min(1.0, float(strength)))
         if strength != self._strength:
             self._strength = strength
-            self._invalidate()
+            self._cache_key = None  # re-blend the cached display crops only
+            self.update()
 
     @property
     def strength(self) -> float:
@@ -262,51 +276,65 @@ class CompareView(QWidget):
 
     # --- rendering ----------------------------------------------------------------------
     def _invalidate(self) -> None:
-        self._cache_key = None
-        self._cache = None
+        self._geometry_key = self._geometry = None
+        self._cache_key = self._cache = None
         if self._fit:
             self._apply_fit()
         else:
             self._clamp_center()
         self.update()
 
-    def _pick_level(self) -> tuple[np.ndarray | None, np.ndarray | None, float]:
-        """Source arrays to draw from and their scale relative to full resolution."""
-        assert self._before_preview is not None
-        level = self._before_preview.shape[1] / max(self._size[0], 1)
-        if self._scale > level * 1.01 and self._before_full is not None:
-            return self._before_full, self._after_full, 1.0
-        return self._before_preview, self._after_preview, level
+    def _pick_level(self) -> int:
+        """Index of the smallest pyramid level still at least as detailed as the screen."""
+        full_w = max(self._size[0], 1)
+        best = 0
+        for i, level in enumerate(self._before_levels):
+            if level.shape[1] / full_w >= self._scale * 0.999:
+                best = i
+        return best
 
-    def _render(self) -> tuple[QImage | None, QImage | None, QRectF]:
-        """Images of the visible part (before, after) and the widget rectangle they fill."""
-        before, after, level = self._pick_level()
-        assert before is not None
-        visible = self.image_rect().intersected(QRectF(0, 0, self.width(), self.height()))
-        # visible part in source-array pixel coordinates
+    def _crops(self) -> tuple[np.ndarray, np.ndarray | None, QRectF] | None:
+        """Visible part of both photos at screen size (cached per geometry, not per strength)."""
+        index = self._pick_level()
+        before = self._before_levels[index]
+        after = self._after_levels[index] if self._after_levels else None
+        level = before.shape[1] / max(self._size[0], 1)
         img = self.image_rect()
-        f = level / self._scale
+        visible = img.intersected(QRectF(0, 0, self.width(), self.height()))
+        f = level / self._scale  # source pixels per widget pixel
         x0 = max(0, math.floor((visible.left() - img.left()) * f))
         y0 = max(0, math.floor((visible.top() - img.top()) * f))
         x1 = min(before.shape[1], math.ceil((visible.right() - img.left()) * f))
         y1 = min(before.shape[0], math.ceil((visible.bottom() - img.top()) * f))
         if x1 <= x0 or y1 <= y0:
-            return None, None, QRectF()
+            return None
         target = QRectF(img.left() + x0 / f, img.top() + y0 / f, (x1 - x0) / f, (y1 - y0) / f)
         out_w, out_h = max(1, round(target.width())), max(1, round(target.height()))
-        key = (id(before), id(after), x0, y0, x1, y1, out_w, out_h, self._strength)
-        if key == self._cache_key and self._cache is not None:
-            return self._cache
-        crop_b = before[y0:y1, x0:x1]
-        crop_a = after[y0:y1, x0:x1] if after is not None else None
-        if out_w < crop_b.shape[1]:  # shrink here (area filter) so the painter only blits
-            crop_b = cv2.resize(crop_b, (out_w, out_h), interpolation=cv2.INTER_AREA)
-            if crop_a is not None:
-                crop_a = cv2.resize(crop_a, (out_w, out_h), interpolation=cv2.INTER_AREA)
-        img_b = qimage_from_rgb(crop_b)
-        img_a = qimage_from_rgb(blend_uint8(crop_b, crop_a, self._strength)) if crop_a is not None else None
-        self._cache_key = key
-        self._cache = (img_b, img_a, target)
+        key = (index, id(before), id(after), x0, y0, x1, y1, out_w, out_h)
+        if key != self._geometry_key or self._geometry is None:
+            crop_b = before[y0:y1, x0:x1]
+            crop_a = after[y0:y1, x0:x1] if after is not None else None
+            if out_w < crop_b.shape[1]:  # shrink here so the painter only blits
+                crop_b = shrink(crop_b, out_w, out_h)
+                crop_a = shrink(crop_a, out_w, out_h) if crop_a is not None else None
+            self._geometry_key = key
+            self._geometry = (np.ascontiguousarray(crop_b),
+                              np.ascontiguousarray(crop_a) if crop_a is not None else None, target)
+            self._cache_key = None
+        return self._geometry
+
+    def _render(self) -> tuple[QImage | None, QImage | None, QRectF]:
+        """Images of the visible part (before, blended after) and the widget rectangle they fill."""
+        crops = self._crops()
+        if crops is None:
+            return None, None, QRectF()
+        key = (self._geometry_key, self._strength)
+        if key != self._cache_key or self._cache is None:
+            crop_b, crop_a, target = crops
+            img_b = qimage_from_rgb(crop_b)
+            img_a = qimage_from_rgb(blend_uint8(crop_b, crop_a, self._strength)) if crop_a is not None else None
+            self._cache_key = key
+            self._cache = (img_b, img_a, target)
         return self._cache
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt name
