@@ -93,3 +93,24 @@ def test_not_cancellable_jobs_run_to_the_end(qtbot, cancellable: bool) -> None:
     assert runner.pool.waitForDone(5000)
     qtbot.waitUntil(lambda: not runner.is_busy())
     assert results == ([] if cancellable else ["saved"])
+
+
+def test_thousands_of_reports_and_qt_calls_do_not_crash(qtbot) -> None:
+    """Regression: PySide6 6.12 on Python 3.11 leaked None/True references until abort."""
+    from desktop_app import qt_compat
+
+    def job(*, report) -> int:
+        for i in range(20000):
+            report(i)
+        return 1
+
+    runner = JobRunner()
+    worker = Worker(job)
+    seen: list[int] = []
+    worker.signals.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.signals.finished, timeout=30000):
+        runner.submit(worker)
+    assert len(seen) == 20000
+    for _ in range(20000):
+        worker.signals.setObjectName("x")  # a void Qt call
+    assert qt_compat.singleton_leaks(4) is not None

@@ -344,8 +344,8 @@ class CompareView(QWidget):
             self._paint_empty(painter)
             return
         before, after, target = self._render()
-        # smooth when the painter still has to scale; nearest when zoomed beyond 1:1 (pixel peeping)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._scale < 1.0)
+        # smooth while scaling modestly; nearest from 200 % on (pixel peeping)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._scale < 2.0)
         show_after = after is not None
         x = self.divider_x()
         if before is not None:
@@ -382,12 +382,18 @@ class CompareView(QWidget):
         text = self._message or "Drop dark photos or folders here"
         painter.drawText(QRectF(0, cy + 12, self.width(), 60), Qt.AlignmentFlag.AlignHCenter, text)
 
+    def _photo_band(self) -> tuple[float, float]:
+        """Top and bottom of the photo on screen (clipped to the widget)."""
+        r = self.image_rect()
+        return max(0.0, r.top()), min(float(self.height()), r.bottom())
+
     def _paint_divider(self, painter: QPainter, x: float) -> None:
+        top, bottom = self._photo_band()
         painter.setPen(QPen(QColor(0, 0, 0, 90), 3))
-        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        painter.drawLine(QPointF(x, top), QPointF(x, bottom))
         painter.setPen(QPen(QColor("#f4f6fa"), 1.5))
-        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        cy = self.height() / 2
+        painter.drawLine(QPointF(x, top), QPointF(x, bottom))
+        cy = (top + bottom) / 2
         painter.setBrush(QColor(24, 26, 32, 220))
         painter.drawEllipse(QPointF(x, cy), 16, 16)
         painter.setBrush(QColor("#f4f6fa"))
@@ -404,7 +410,11 @@ class CompareView(QWidget):
         metrics = painter.fontMetrics()
         w = metrics.horizontalAdvance(text) + 16
         h = metrics.height() + 6
-        rect = QRectF(10, 10, w, h) if left else QRectF(self.width() - w - 10, 10, w, h)
+        r = self.image_rect()
+        top = max(0.0, r.top()) + 10
+        left_x = max(0.0, r.left()) + 10
+        right_x = min(float(self.width()), r.right()) - w - 10
+        rect = QRectF(left_x, top, w, h) if left else QRectF(right_x, top, w, h)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
         painter.drawRoundedRect(rect, h / 2, h / 2)
