@@ -1,0 +1,170 @@
+"""The user's data folders: installed models (``models/``) and training runs (``runs/``).
+
+Both live under ``platformdirs.user_data_dir("lowlight-studio")``; the environment variable
+``LOWLIGHT_STUDIO_DATA_DIR`` replaces that folder (tests, portable installs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "lowlight-studio"
+DATA_DIR_ENV = "LOWLIGHT_STUDIO_DATA_DIR"
+WEIGHTS_SUFFIX = ".safetensors"
+RESUME_FILE = "resume_state.pt"  # trainer.checkpoint.RESUME_FILE (not imported: that pulls in torch)
+
+
+def data_dir() -> Path:
+    """The application's user data folder (``$LOWLIGHT_STUDIO_DATA_DIR`` when set)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def user_models_dir() -> Path:
+    """Where installed models live (not created here)."""
+    return data_dir() / "models"
+
+
+def runs_dir() -> Path:
+    """Where the wizard's training runs live (not created here)."""
+    return data_dir() / "runs"
+
+
+def safe_name(name: str, default: str = "model") -> str:
+    """``name`` reduced to a portable file name stem (letters, digits, ``-``, ``_``, ``.``)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-_")
+    return stem[:80] or default
+
+
+def install_weights(src: str | Path, name: str, folder: str | Path | None = None) -> Path:
+    """Copy the weights file ``src`` into the models folder as ``<name>.safetensors``.
+
+    Never overwrites: an existing name gets ``-2``, ``-3``, … The copy is written to a temporary
+    file first and then hard-linked (or, where links are impossible, renamed) into place, so a
+    half-written model is never visible. Returns the installed path.
+    """
+    src = Path(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"Weights file '{src}' does not exist.")
+    target_dir = Path(folder) if folder is not None else user_models_dir()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stem = safe_name(name)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=target_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        for n in range(1, 10_000):
+            dest = target_dir / f"{stem}{'' if n == 1 else f'-{n}'}{WEIGHTS_SUFFIX}"
+            if dest.exists():
+                continue
+            try:
+                os.link(tmp, dest)  # atomic and fails if dest appeared meanwhile
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system
+                if dest.exists():
+                    continue
+                os.replace(tmp, dest)
+            log.info("installed %s as %s", src, dest)
+            return dest
+        raise FileExistsError(f"No free name for '{stem}' in '{target_dir}'.")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def list_installed_models(folder: str | Path | None = None) -> list[Path]:
+    """Installed weights files, sorted by name."""
+    target_dir = Path(folder) if folder is not None else user_models_dir()
+    if not target_dir.is_dir():
+        return []
+    return sorted(p for p in target_dir.glob(f"*{WEIGHTS_SUFFIX}") if p.is_file() and not p.name.startswith("."))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run folder says about itself (read from config.json and metrics.json)."""
+
+    path: Path
+    config: dict[str, Any]
+    epochs_done: int
+    best_psnr: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def epochs(self) -> int:
+        return int(self.config.get("epochs", 0))
+
+    @property
+    def resumable(self) -> bool:
+        return (self.path / RESUME_FILE).is_file()
+
+    @property
+    def finished(self) -> bool:
+        return self.epochs_done >= self.epochs > 0
+
+    def summary(self) -> str:
+        """One line for people: name, preset, progress and best validation PSNR."""
+        psnr = f", best {self.best_psnr:.2f} dB" if self.best_psnr is not None else ""
+        return f"{self.name}: {self.config.get('preset', '?')}, epoch {self.epochs_done}/{self.epochs}{psnr}"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_run(path: str | Path) -> RunInfo | None:
+    """The run in ``path``, or None when it has no readable config.json."""
+    path = Path(path)
+    raw = _read_json(path / "config.json")
+    if not isinstance(raw, dict):
+        return None
+    config = raw.get("config", raw)
+    if not isinstance(config, dict) or "data" not in config:
+        return None
+    metrics = _read_json(path / "metrics.json")
+    history = list(metrics.get("history", [])) if isinstance(metrics, dict) else []
+    best = metrics.get("best_psnr") if isinstance(metrics, dict) else None
+    best_psnr = float(best) if isinstance(best, int | float) and best > -1e9 else None
+    return RunInfo(path, config, len(history), best_psnr, history)
+
+
+def find_runs(folder: str | Path | None = None, *, unfinished_only: bool = False) -> list[RunInfo]:
+    """Runs under ``folder`` (default :func:`runs_dir`) that can be resumed, newest first.
+
+    ``unfinished_only`` keeps those that stopped before their last epoch.
+    """
+    root = Path(folder) if folder is not None else runs_dir()
+    if not root.is_dir():
+        return []
+    runs = []
+    for sub in root.iterdir():
+        if not sub.is_dir() or not (sub / RESUME_FILE).is_file():
+            continue
+        info = read_run(sub)
+        if info is None or (unfinished_only and info.finished):
+            continue
+        runs.append(info)
+    runs.sort(key=lambda r: (r.path / RESUME_FILE).stat().st_mtime, reverse=True)
+    return runs
