@@ -45,3 +45,7 @@ class CancelledError(CoreError):
 
 class InsufficientMemoryError(CoreError):
     """Even the smallest tile did not fit in the device's memory."""
+
+
+class DeviceOutOfMemoryError(CoreError):
+    """One piece of work did not fit in the device's memory; a smaller piece may still fit."""

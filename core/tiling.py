@@ -1,0 +1,230 @@
+"""Overlapping tiles with feathered blending, for images too large to process at once.
+
+Pure numpy; knows nothing about torch. A per-tile function ``fn`` maps an ``h x w x C``
+float32 tile to an ``h x w x C'`` float32 result. Results are accumulated as weighted sums
+into one output buffer and one weight buffer (memory is flat in the number of tiles), with a
+raised-cosine (half-sine) ramp across each overlap, and divided at the end.
+
+When ``fn`` raises :class:`~core.errors.DeviceOutOfMemoryError` the tile side is halved
+(down to a floor) and work continues from the current row of tiles; at the floor a
+``fallback`` hook may offer a new tile size (e.g. after moving to another device), otherwise
+:class:`~core.errors.InsufficientMemoryError` is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from .errors import CancelledError, DeviceOutOfMemoryError, InsufficientMemoryError
+
+log = logging.getLogger(__name__)
+
+TileFn = Callable[[np.ndarray], np.ndarray]
+
+#: Smallest tile side the out-of-memory retry goes down to.
+MIN_TILE = 64
+
+
+class CancelFlag(Protocol):
+    """Anything with ``is_set()``, e.g. :class:`threading.Event`."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: rows ``y0:y1`` and columns ``x0:x1`` of the image; ``row`` counts tile rows."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    row: int
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+@dataclass(frozen=True)
+class TileProgress:
+    """Reported after each finished tile.
+
+    ``covered`` counts image pixels covered by finished tiles (monotone, ends at ``total``),
+    so progress never goes backwards even when an out-of-memory retry re-plans the rest.
+    """
+
+    covered: int
+    total: int
+    tiles_done: int
+    tiles_planned: int
+    tile_size: int
+
+
+def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """Start/stop pairs of equal-length segments covering ``0..length`` with >= ``overlap`` overlap.
+
+    The segment length is ``min(tile, length)``; segments are spread evenly, so the last one
+    ends exactly at ``length`` and no segment is a thin sliver.
+    """
+    if length <= 0:
+        raise ValueError("length must be positive")
+    if tile <= overlap:
+        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+    size = min(tile, length)
+    if size == length:
+        return [(0, length)]
+    step = size - overlap
+    count = math.ceil((length - size) / step) + 1
+    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
+    return [(s, s + size) for s in starts]
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, *, y_start: int = 0, row_start: int = 0) -> list[Tile]:
+    """Tiles covering rows ``y_start..height`` and all columns, in row-major order.
+
+    Neighbouring tiles overlap by at least ``overlap`` pixels; every tile has the same size,
+    ``min(tile, side)`` per axis, so small images give one tile the size of the image.
+    """
+    rows = plan_axis(height - y_start, tile, overlap)
+    cols = plan_axis(width, tile, overlap)
+    return [
+        Tile(y_start + y0, y_start + y1, x0, x1, row_start + r)
+        for r, (y0, y1) in enumerate(rows)
+        for x0, x1 in cols
+    ]
+
+
+@lru_cache(maxsize=64)
+def _ramp(length: int, ramp: int, taper_start: bool, taper_end: bool) -> np.ndarray:
+    w = np.ones(length, dtype=np.float32)
+    ramp = min(ramp, length // 2) if taper_start and taper_end else min(ramp, length)
+    if ramp > 0:
+        # Half-sine squared (raised cosine); (i + 0.5) keeps every weight strictly positive.
+        rise = np.sin(0.5 * np.pi * (np.arange(ramp, dtype=np.float64) + 0.5) / ramp) ** 2
+        if taper_start:
+            w[:ramp] = rise
+        if taper_end:
+            w[length - ramp :] = np.minimum(w[length - ramp :], rise[::-1])
+    w.setflags(write=False)
+    return w
+
+
+def feather_window(tile: Tile, height: int, width: int, overlap: int) -> np.ndarray:
+    """``tile.height x tile.width`` float32 weights: raised-cosine ramps of ``overlap`` pixels
+    on every edge that lies inside the image, 1 elsewhere (edges on the image border stay 1)."""
+    wy = _ramp(tile.height, overlap, tile.y0 > 0, tile.y1 < height)
+    wx = _ramp(tile.width, overlap, tile.x0 > 0, tile.x1 < width)
+    return np.outer(wy, wx)
+
+
+def iter_tiled(
+    image: np.ndarray,
+    fn: TileFn,
+    tile: int,
+    overlap: int,
+    *,
+    min_tile: int = MIN_TILE,
+    fallback: Callable[[], int | None] | None = None,
+) -> Generator[TileProgress, None, np.ndarray]:
+    """Apply ``fn`` tile by tile; yield after each tile; return the blended ``H x W x C'`` result.
+
+    Each ``yield`` is a progress report and a cancellation point (close the generator or stop
+    iterating to abandon the work). Memory beyond ``image`` is one float32 output buffer and
+    one float32 weight buffer. On :class:`DeviceOutOfMemoryError` the tile side halves (not
+    below ``max(min_tile, 2 * overlap)``) and the current tile row is planned again; finished
+    tiles of that row stay valid, as the result is a normalised weighted average.
+    """
+    if image.ndim != 3:
+        raise ValueError(f"expected an H x W x C image, got shape {image.shape}")
+    height, width = image.shape[:2]
+    floor = max(min_tile, 2 * overlap)
+    tile = max(tile, floor)
+    plan = plan_tiles(height, width, tile, overlap)
+    total = height * width
+    acc: np.ndarray | None = None
+    weight = np.zeros((height, width), dtype=np.float32)
+    done = 0
+    covered = 0
+    full_rows_y = 0  # every pixel above this row is covered
+    row_x = 0  # columns covered so far in the current tile row
+    row_id = -1
+    i = 0
+    while i < len(plan):
+        t = plan[i]
+        try:
+            out = fn(image[t.slices])
+        except DeviceOutOfMemoryError as exc:
+            new_tile = tile // 2
+            if new_tile < floor:
+                new_tile = fallback() if fallback is not None else None
+                if new_tile is None:
+                    raise InsufficientMemoryError(
+                        f"a {tile} x {tile} tile does not fit in memory even at the smallest size ({exc})"
+                    ) from exc
+                new_tile = max(new_tile, floor)
+            log.warning("out of memory on a %d px tile; continuing with %d px tiles", tile, new_tile)
+            tile = new_tile
+            plan = plan[:i] + plan_tiles(height, width, tile, overlap, y_start=t.y0, row_start=t.row)
+            continue
+        if out.shape[:2] != (t.height, t.width) or out.ndim != 3:
+            raise ValueError(f"tile function returned shape {out.shape} for a {t.height} x {t.width} tile")
+        if acc is None:
+            acc = np.zeros((height, width, out.shape[2]), dtype=np.float32)
+        w = feather_window(t, height, width, overlap)
+        acc[t.slices] += out * w[..., None]
+        weight[t.slices] += w
+        done += 1
+        if t.row != row_id:
+            row_id = t.row
+            row_x = 0
+        row_x = max(row_x, t.x1)
+        if row_x >= width:
+            full_rows_y = max(full_rows_y, t.y1)
+        covered = max(covered, full_rows_y * width + max(0, t.y1 - full_rows_y) * row_x)
+        i += 1
+        yield TileProgress(covered, total, done, len(plan), tile)
+    assert acc is not None
+    np.divide(acc, weight[..., None], out=acc)
+    return acc
+
+
+def process_tiled(
+    image: np.ndarray,
+    fn: TileFn,
+    tile: int,
+    overlap: int,
+    *,
+    min_tile: int = MIN_TILE,
+    progress: Callable[[TileProgress], None] | None = None,
+    cancel: CancelFlag | None = None,
+) -> np.ndarray:
+    """Run :func:`iter_tiled` to the end; ``cancel.is_set()`` is checked before every tile."""
+    steps = iter_tiled(image, fn, tile, overlap, min_tile=min_tile)
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError()
+            try:
+                report = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(report)
+    finally:
+        steps.close()
