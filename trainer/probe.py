@@ -1,44 +1,38 @@
 """Estimate the time of one training epoch on this machine by timing a few real steps.
 
-The probe builds the chosen preset, cuts real crops from the dataset, and times full training
-steps (degradation, forward, Charbonnier loss, backward, clipping, Adam, EMA) as the loop does.
-It then times validation on one validation image and extrapolates:
+The probe runs :func:`trainer.loop.train` itself (so every step costs exactly what the real loop
+costs: degradation, forward, loss, backward, clipping, Adam, EMA) on a scratch copy of just
+``batch_size`` training pairs, stops it after a few steps, and times validation of one full
+validation image. It then extrapolates:
 ``epoch = steps per epoch x seconds per step + validation images x seconds per image``.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import logging
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import torch
-from torch import nn
 
 from core.config import get_preset
 from core.errors import CancelledError
 from core.model import MIRNet, count_parameters
 
-from .augment import degrade_low
 from .config import TrainConfig
-from .data import (
-    discover_pairs,
-    iterate_crop_batches,
-    load_pairs,
-    resolve_layout,
-    split_pairs,
-    steps_per_epoch,
-)
-from .loop import charbonnier, evaluate, select_device, to_tensor
+from .data import ImagePair, discover_pairs, load_pairs, resolve_layout, split_pairs, steps_per_epoch
+from .loop import EpochEvent, StepEvent, evaluate, select_device, train
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ProbeResult:
     """Measured cost of one training step and the extrapolated epoch time."""
 
@@ -71,20 +65,13 @@ def preset_parameters(preset: str) -> int:
         return count_parameters(MIRNet(get_preset(preset)))
 
 
-def _autocast(device: torch.device, precision: str):
-    # same rule as trainer.loop: bf16 autocast on GPU under "auto"
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _split_counts(cfg: TrainConfig) -> tuple[list, list]:
-    """Training and validation pairs as :func:`trainer.loop.train` would use them."""
+def _split_pairs(cfg: TrainConfig) -> tuple[list[ImagePair], list[ImagePair]]:
+    """Training and validation pairs as :func:`trainer.loop.train` chooses them."""
     layout = resolve_layout(cfg.data.train_dir)
     train_pairs = discover_pairs(layout.train)
     if cfg.data.val_dir:
@@ -99,6 +86,58 @@ def _split_counts(cfg: TrainConfig) -> tuple[list, list]:
     return train_pairs, val_pairs
 
 
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.symlink(src.resolve(), dst)
+    except OSError:  # no symlinks (Windows without the privilege)
+        shutil.copy2(src, dst)
+
+
+def _scratch_dataset(root: Path, train_pairs: list[ImagePair], val_pair: ImagePair) -> None:
+    """``root/train/{low,high}`` and ``root/val/{low,high}`` holding the given pairs."""
+    for split, pairs in (("train", train_pairs), ("val", [val_pair])):
+        for pair in pairs:
+            for side, src in (("low", pair.low), ("high", pair.high)):
+                folder = root / split / side
+                folder.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(src, folder / src.name)
+
+
+class _StopProbe(Exception):
+    """Raised from the callback once enough steps are timed."""
+
+
+def _time_steps(cfg: TrainConfig, train_pairs: list[ImagePair], val_pair: ImagePair, steps: int, warmup: int,
+                should_stop: Callable[[], bool] | None) -> float:
+    """Seconds per training step of the real loop, after ``warmup`` steps."""
+    batch = cfg.data.batch_size
+    total = warmup + steps
+    elapsed: dict[int, float] = {}
+
+    def on_event(event: StepEvent | EpochEvent) -> None:
+        if isinstance(event, StepEvent):
+            elapsed[event.step] = event.elapsed_s
+            if event.step >= total:
+                raise _StopProbe()
+
+    with tempfile.TemporaryDirectory(prefix="lowlight-probe-") as tmp:
+        root = Path(tmp)
+        _scratch_dataset(root / "data", train_pairs[:batch], val_pair)
+        data = dataclasses.replace(cfg.data, train_dir=str(root / "data"), val_dir=None, val_split=None,
+                                   samples_per_epoch=batch * total)
+        probe_cfg = dataclasses.replace(cfg, data=data, out_dir=str(root / "run"), epochs=1, time_limit_s=None)
+        try:
+            train(probe_cfg, callback=on_event, should_stop=should_stop)
+        except _StopProbe:
+            pass
+    # the loop reports the first step and then every 10th: time from the end of the warm-up step
+    first = min(k for k in elapsed if k >= warmup) if any(k >= warmup for k in elapsed) else None
+    last = max(elapsed)
+    if first is None or last <= first:
+        raise RuntimeError("the probe could not time any training step")
+    return (elapsed[last] - elapsed[first]) / (last - first)
+
+
 def probe_epoch_time(
     cfg: TrainConfig,
     *,
@@ -106,71 +145,29 @@ def probe_epoch_time(
     warmup: int = 1,
     should_stop: Callable[[], bool] | None = None,
 ) -> ProbeResult:
-    """Time ``steps`` training steps (after ``warmup`` untimed ones) of ``cfg`` on its device.
+    """Time ``steps`` training steps (after ``warmup`` more) of ``cfg`` on its device, and one validation image.
 
-    Only ``batch_size`` training pairs and one validation pair are decoded. Raises
-    :class:`trainer.data.DatasetError` for unusable data and :class:`CancelledError` when
-    ``should_stop()`` turns True between steps.
+    Raises :class:`trainer.data.DatasetError` for unusable data and :class:`CancelledError` when
+    ``should_stop()`` turns True.
     """
-
-    def check() -> None:
-        if should_stop is not None and should_stop():
-            raise CancelledError("probe cancelled")
-
+    if steps < 1 or warmup < 1:
+        raise ValueError("the probe needs at least one warm-up step and one timed step")
     device = select_device(cfg.device)
-    train_pairs, val_pairs = _split_counts(cfg)
+    train_pairs, val_pairs = _split_pairs(cfg)
     samples = cfg.data.samples_per_epoch or len(train_pairs)
     n_steps = steps_per_epoch(samples, cfg.data.batch_size)
-    items = load_pairs(train_pairs[: max(1, cfg.data.batch_size)])
-    check()
+    if not train_pairs or not val_pairs:
+        raise ValueError("the probe needs training and validation pairs")
+    per_step = _time_steps(cfg, train_pairs, val_pairs[0], steps, warmup, should_stop)
 
-    torch.manual_seed(cfg.seed)
-    model: nn.Module = MIRNet(get_preset(cfg.preset)).to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    ema = copy.deepcopy(model).eval() if cfg.optim.ema_decay else None
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(cfg.seed)
-    batches = iterate_crop_batches(items, crop=cfg.data.crop, batch_size=cfg.data.batch_size,
-                                   samples=cfg.data.batch_size * (steps + warmup), seed=cfg.seed, epoch=0,
-                                   flips=cfg.augment.flips, scale_range=cfg.data.scale_range)
-    model.train()
-    timed: list[float] = []
-    for i, (low_u8, high_u8) in enumerate(batches):
-        check()
-        _sync(device)
-        t0 = time.perf_counter()
-        low = degrade_low(to_tensor(low_u8, device), cfg.augment, gen)
-        high = to_tensor(high_u8, device)
-        if cfg.channels_last:
-            low = low.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, cfg.precision):
-            pred = model(low)
-        loss = charbonnier(pred.float(), high, cfg.optim.charbonnier_eps)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        optimiser.step()
-        if ema is not None:
-            with torch.no_grad():
-                for e, p in zip(ema.parameters(), model.parameters()):
-                    e.lerp_(p.detach(), 1.0 - cfg.optim.ema_decay)
-        _sync(device)
-        if i >= warmup:
-            timed.append(time.perf_counter() - t0)
-    per_step = min(timed) if len(timed) < 3 else sorted(timed)[len(timed) // 2]
-
-    per_val = 0.0
-    if val_pairs:
-        check()
-        val_item = load_pairs(val_pairs[:1], cfg.data.val_max_side)
-        t0 = time.perf_counter()
-        evaluate(ema if ema is not None else model, val_item, device, cfg.precision,  # type: ignore[arg-type]
-                 cfg.effective_context_window)
-        _sync(device)
-        per_val = time.perf_counter() - t0
+    if should_stop is not None and should_stop():
+        raise CancelledError("probe cancelled")
+    model = MIRNet(get_preset(cfg.preset)).to(device)
+    val_item = load_pairs(val_pairs[:1], cfg.data.val_max_side)
+    t0 = time.perf_counter()
+    evaluate(model, val_item, device, cfg.precision, cfg.effective_context_window)
+    _sync(device)
+    per_val = time.perf_counter() - t0
 
     result = ProbeResult(preset=cfg.preset, device=str(device), parameters=count_parameters(model),
                          seconds_per_step=per_step, steps_per_epoch=n_steps, train_pairs=len(train_pairs),

@@ -1,14 +1,43 @@
-"""Retraining wizard (not implemented yet).
+"""Retraining wizard: "Tools → Retrain Model…" and ``python -m desktop_app.wizard``.
 
-A later wizard plugs in here: expose ``open_retrain_wizard(parent, context) -> None`` and the
-main window enables "Tools → Retrain model…" when :func:`is_available` returns True. The wizard
-installs new models into :func:`desktop_app.engine.user_models_dir`, which the model picker
-already lists.
+The main window enables its menu entry when :func:`is_available` is True and calls
+:func:`open_retrain_wizard`; connect the returned wizard's ``weightsInstalled(Path)`` signal to
+switch the app to the new model.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from .wizard import RetrainWizard
+
+__all__ = ["is_available", "open_retrain_wizard"]
+
 
 def is_available() -> bool:
-    """Whether the retraining wizard is implemented (menu entry enabled)."""
-    return False
+    """Whether the retraining wizard can be used (menu entry enabled)."""
+    return True
+
+
+def open_retrain_wizard(parent: QWidget | None, context: dict[str, Any] | None = None) -> RetrainWizard:
+    """Show the wizard (non-modal, deleted on close) and return it.
+
+    ``context`` keys, all optional: ``models_dir`` (where "Use these weights" installs),
+    ``current_weights`` (the app's model, compared on the last page), ``runs_dir``, ``dataset``.
+    """
+    from PySide6.QtCore import Qt
+
+    from .state import WizardContext
+    from .wizard import RetrainWizard
+
+    wizard = RetrainWizard(WizardContext.from_mapping(context), parent)
+    wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    wizard.setWindowModality(Qt.WindowModality.NonModal)
+    wizard.show()
+    wizard.raise_()
+    return wizard
+
+

@@ -1,0 +1,106 @@
+"""Compare enhancement methods on a run's validation images (no Qt; runs in a worker thread)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.baselines import autocontrast
+from core.errors import CancelledError
+from core.metrics import psnr, ssim
+from trainer.config import TrainConfig
+from trainer.data import PairImages, discover_pairs, load_pairs, resolve_layout, split_pairs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """Mean validation PSNR (dB) and SSIM of one method; ``error`` when it could not be measured."""
+
+    key: str  # "input", "autocontrast", "current", "new"
+    label: str
+    psnr: float | None = None
+    ssim: float | None = None
+    error: str | None = None
+
+
+def validation_pairs(cfg: TrainConfig) -> list[PairImages]:
+    """The validation images of ``cfg``, chosen exactly as :func:`trainer.loop.train` chooses them."""
+    layout = resolve_layout(cfg.data.train_dir)
+    if cfg.data.val_dir:
+        val_layout = resolve_layout(cfg.data.val_dir)
+        pairs = discover_pairs(val_layout.val or val_layout.train)
+    elif cfg.data.val_split:
+        _, pairs = split_pairs(discover_pairs(layout.train), cfg.data.val_split, cfg.seed)
+    elif layout.val is not None:
+        pairs = discover_pairs(layout.val)
+    else:
+        pairs = []
+    return load_pairs(pairs, cfg.data.val_max_side)
+
+
+def _mean_metrics(outputs: list[np.ndarray], items: list[PairImages]) -> tuple[float, float]:
+    ps, ss = [], []
+    for out, item in zip(outputs, items):
+        ref = item.high.astype(np.float32) / 255.0
+        ps.append(psnr(out, ref))
+        ss.append(ssim(out, ref))
+    return float(np.mean(ps)), float(np.mean(ss))
+
+
+def _model_row(key: str, label: str, weights: Path, items: list[PairImages], cfg: TrainConfig,
+               context_window: int | None) -> EvalRow:
+    from core.weights import load_weights
+    from trainer.loop import evaluate, select_device
+
+    device = select_device(cfg.device)
+    model, info = load_weights(weights, device)
+    if context_window is None:  # the current model: the window it was trained for, if recorded
+        recorded = info.extra.get("context_window")
+        context_window = int(recorded) if recorded and recorded.isdigit() else model.context_window
+    metrics, _ = evaluate(model, items, device, cfg.precision, context_window)
+    return EvalRow(key, f"{label} ({info.summary()})", metrics["val_psnr"], metrics["val_ssim"])
+
+
+def compare_on_validation(
+    cfg: TrainConfig,
+    new_weights: Path,
+    current_weights: Path | None,
+    report: Callable[[EvalRow], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[EvalRow]:
+    """PSNR/SSIM (data range 1.0, full images) of the input, autocontrast, the current model and the
+    new one; each row is also passed to ``report`` as soon as it is known."""
+    items = validation_pairs(cfg)
+    if not items:
+        raise ValueError("This run has no validation images to compare on.")
+    rows: list[EvalRow] = []
+
+    def add(row: EvalRow) -> None:
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+        rows.append(row)
+        if report is not None:
+            report(row)
+
+    inputs = [item.low.astype(np.float32) / 255.0 for item in items]
+    add(EvalRow("input", "Input (no enhancement)", *_mean_metrics(inputs, items)))
+    add(EvalRow("autocontrast", "Autocontrast", *_mean_metrics([autocontrast(x) for x in inputs], items)))
+    if current_weights is None or not Path(current_weights).is_file():
+        add(EvalRow("current", "Current model", error="no current model file"))
+    else:
+        try:
+            add(_model_row("current", "Current model", Path(current_weights), items, cfg, None))
+        except CancelledError:
+            raise
+        except Exception as exc:  # a broken or foreign current model must not hide the new result
+            log.warning("current model not evaluated: %s", exc)
+            add(EvalRow("current", "Current model", error=str(exc)))
+    add(_model_row("new", "New model", Path(new_weights), items, cfg, cfg.effective_context_window))
+    return rows

@@ -1,0 +1,70 @@
+"""What the wizard's pages share: where things go, and the run being trained."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer.config import TrainConfig
+
+CONFIG_REQUEST = "wizard-config.json"  # the TrainConfig the worker is started with
+
+
+@dataclass
+class WizardContext:
+    """Folders and the app's current model; ``None`` means the default (user data folder)."""
+
+    models_dir: Path | None = None
+    runs_dir: Path | None = None
+    current_weights: Path | None = None
+    dataset: Path | None = None
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> WizardContext:
+        values = values or {}
+
+        def path(key: str) -> Path | None:
+            value = values.get(key)
+            return Path(value) if value else None
+
+        return cls(path("models_dir"), path("runs_dir"), path("current_weights"), path("dataset"))
+
+
+@dataclass
+class RunPlan:
+    """A run to start (``resume=False``) or to continue (``resume=True``)."""
+
+    config: TrainConfig
+    run_dir: Path
+    resume: bool = False
+    estimate_s: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / CONFIG_REQUEST
+
+    def write_config(self) -> Path:
+        """Write the config the worker reads (creating the run folder)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return self.config_path
+
+
+def format_duration(seconds: float | None) -> str:
+    """``1h05m``, ``3m20s``, ``12 s`` (``–`` for unknown)."""
+    if seconds is None or seconds != seconds:
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h}h{m:02d}m"
+    if m:
+        return f"{m}m{s:02d}s"
+    return f"{s} s"
