@@ -10,9 +10,11 @@ from .batch import (
     run_batch_steps,
 )
 from .config import PRESETS, MIRNetConfig, get_preset
+from .engine import EngineConfig, Enhancer, ProgressEvent, blend_strength, default_weights_path
 from .errors import (
     CancelledError,
     CoreError,
+    DeviceOutOfMemoryError,
     ImageReadError,
     ImageWriteError,
     InsufficientMemoryError,
@@ -53,4 +55,10 @@ __all__ = [
     "plan_output",
     "run_batch",
     "run_batch_steps",
+    "DeviceOutOfMemoryError",
+    "EngineConfig",
+    "Enhancer",
+    "ProgressEvent",
+    "blend_strength",
+    "default_weights_path",
 ]

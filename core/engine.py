@@ -1,0 +1,401 @@
+"""Inference engine: enhance a photo with MIRNet, tiled at full resolution or fast via guided upsampling.
+
+Images are float32 RGB ``H x W x 3`` numpy arrays in [0, 1]; tensors exist only in here.
+
+* ``full``: overlapping tiles sized from free memory, feathered blending (:mod:`core.tiling`);
+  the model's context window is set so every tile sees the same local statistics as the whole
+  image; out of memory halves the tile, then (GPU) falls back to the CPU.
+* ``fast``: the network runs on a small copy (about ``fast_max_pixels``) and the result is
+  carried to full resolution by a fast guided filter (:mod:`core.guided_filter`).
+
+The CPU path uses ``torch.inference_mode`` and channels_last. bf16 autocast is used only where
+oneDNN reports native bf16 support: on CPUs without it, bf16 convolutions fall back to a
+reference kernel that measured 10x *slower* than fp32 (see benchmarks/bench_engine.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import CancelledError, DeviceOutOfMemoryError, WeightsError
+from .guided_filter import guided_upsample
+from .model import MIRNet
+from .tiling import iter_tiled
+from .weights import WeightsInfo, load_weights
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["fast", "full"]
+Precision = Literal["auto", "fp32", "bf16"]
+
+_OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
+    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
+)
+
+
+#: Up to this size the exposure statistic is computed on the whole photo in one go.
+_DIRECT_GAIN_PIXELS = 4_000_000
+
+
+def default_weights_path() -> Path:
+    """The bundled default model: ``<repo>/resources/weights/lite.safetensors``."""
+    return Path(__file__).resolve().parent.parent / "resources" / "weights" / "lite.safetensors"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine runs the network; defaults chosen by measurement (benchmarks/bench_engine.py)."""
+
+    #: Pixels shared by neighbouring tiles (blended with a raised-cosine ramp); at least 32.
+    overlap: int = 64
+    #: Local window (full-resolution pixels) replacing global pooling; ~1.5x the 128 px training
+    #: crop. None keeps the paper's global pooling (tiles then disagree with the whole image).
+    context_window: int | None = 192
+    #: Fixed tile side; None chooses it from free memory.
+    tile: int | None = None
+    #: Smallest tile the out-of-memory retry goes down to.
+    min_tile: int = 64
+    #: CPU: memory one tile's activations may take, and the largest tile side.
+    cpu_tile_budget_mib: int = 640
+    cpu_max_tile: int = 1024
+    #: GPU: share of free memory for one tile, and the largest tile side.
+    gpu_memory_fraction: float = 0.5
+    gpu_max_tile: int = 2048
+    #: Activation memory per tile pixel per model channel (measured ~82 B for lite, fp32).
+    bytes_per_pixel_channel: float = 90.0
+    #: Fast mode: pixels the network sees (the photo is area-downscaled to about this).
+    fast_max_pixels: int = 250_000
+    #: Fast mode guided filter: radius at the working resolution and regularisation.
+    guided_radius: int = 2
+    guided_eps: float = 1e-4
+    precision: Precision = "auto"
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        if self.overlap < 32:
+            raise ValueError("overlap must be at least 32 px")
+        if self.tile is not None and self.tile < 2 * self.overlap:
+            raise ValueError("tile must be at least twice the overlap")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Progress of one enhancement: ``done`` of ``total`` units of the current ``stage``."""
+
+    done: int
+    total: int
+    stage: str
+    detail: str = field(default="", compare=False)
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+def blend_strength(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
+    """``original + strength * (enhanced - original)``, clipped to [0, 1]; a new float32 array."""
+    s = float(np.clip(strength, 0.0, 1.0))
+    if s >= 1.0:
+        return np.clip(enhanced, 0.0, 1.0).astype(np.float32, copy=False)
+    out = np.subtract(enhanced, original, dtype=np.float32)
+    out *= np.float32(s)
+    out += original
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _blend_in_place(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
+    """Clip ``enhanced`` then blend, in place: the same as ``blend_strength(original, clipped, s)``."""
+    np.clip(enhanced, 0.0, 1.0, out=enhanced)
+    s = float(np.clip(strength, 0.0, 1.0))
+    if s < 1.0:
+        enhanced -= original
+        enhanced *= np.float32(s)
+        enhanced += original
+        np.clip(enhanced, 0.0, 1.0, out=enhanced)
+    return enhanced
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA, then MPS, else CPU; an explicit device must exist."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("a CUDA device was requested but PyTorch sees none (no NVIDIA GPU or a CPU-only build)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("an MPS device was requested but it is not available")
+    return dev
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def cpu_bf16_is_native() -> bool:
+    """Whether oneDNN runs bf16 convolutions natively here (else they are far slower than fp32)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+class Enhancer:
+    """MIRNet inference on photos: ``enhance`` (blocking) or ``enhance_steps`` (generator).
+
+    Run one enhancement at a time per instance (a GPU out-of-memory fallback moves the model).
+    """
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        *,
+        device: str = "auto",
+        model: MIRNet | None = None,
+        precision: Precision = "auto",
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.config = config or EngineConfig(precision=precision)
+        if config is not None and precision != "auto":
+            self.config = dataclasses.replace(config, precision=precision)
+        self.device = resolve_device(device)
+        if model is None:
+            path = Path(weights) if weights is not None else default_weights_path()
+            if weights is None and not path.exists():
+                raise WeightsError(path, f"no bundled weights found at {path}; train or pass a weights file")
+            model, self.info = load_weights(path, "cpu")
+        else:
+            self.info = WeightsInfo(path=Path("<in-memory model>"), config=model.config, preset=None)
+        self.model = model.eval()
+        self.model.set_context_window(self.config.context_window)
+        self._move(self.device)
+        self.precision = self._choose_precision(self.config.precision)
+        self.device_name = describe_device(self.device)
+        log.info("engine on %s, precision %s, weights %s", self.device_name, self.precision, self.info.path)
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def _move(self, device: torch.device) -> None:
+        fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
+        self.model.to(device=device, memory_format=fmt)
+        self._run_device = device
+
+    def _choose_precision(self, wanted: Precision) -> Literal["fp32", "bf16"]:
+        if wanted == "fp32":
+            return "fp32"
+        if wanted == "bf16":
+            if self.device.type == "cpu" and not cpu_bf16_is_native():
+                log.warning("bf16 requested, but this CPU has no native bf16 convolutions: expect it to be slow")
+            return "bf16"
+        # auto: fp32. On the CPU measured here bf16 ran 10x slower (no native bf16); elsewhere
+        # bf16 has not been measured to win by enough to justify its rounding (see the benchmark).
+        return "fp32"
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "bf16":
+            return torch.autocast(self._run_device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- tile size ----------------------------------------------------------------------------
+
+    def _bytes_per_tile_pixel(self) -> float:
+        per = self.config.bytes_per_pixel_channel * self.model.config.channels
+        return per / 2 if self.precision == "bf16" else per
+
+    def choose_tile(self, device: torch.device | None = None) -> int:
+        """Tile side for ``device`` from free memory, a multiple of 64 between min and max."""
+        if self.config.tile is not None:
+            return self.config.tile
+        device = device or self._run_device
+        per_px = self._bytes_per_tile_pixel()
+        if device.type == "cuda":
+            free, _total = torch.cuda.mem_get_info(device)
+            budget, cap = free * self.config.gpu_memory_fraction, self.config.gpu_max_tile
+        else:
+            budget = self.config.cpu_tile_budget_mib * 2**20
+            available = available_memory_bytes()
+            if available is not None:
+                budget = min(budget, available // 4)
+            cap = self.config.cpu_max_tile
+        side = int((budget / per_px) ** 0.5) // 64 * 64
+        return int(np.clip(side, max(self.config.min_tile, 2 * self.config.overlap), cap))
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def _exposure_gain(self, image: np.ndarray) -> torch.Tensor | None:
+        """The model's per-image exposure gain, measured once on the whole photo (None if unused)."""
+        if getattr(self.model.config, "exposure_key", None) is None:
+            return None
+        height, width = image.shape[:2]
+        if height * width <= _DIRECT_GAIN_PIXELS:
+            x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+            return self.model.exposure_gain(x).cpu()
+        # Large photo: the statistic is taken on a <= 64 px grid of linear-light means; build that
+        # grid strip by strip (exactly what adaptive pooling does) instead of converting 50 MP at once.
+        from .exposure import linear_to_srgb, srgb_to_linear
+
+        side = 64
+        scale = side / max(height, width)
+        out_h, out_w = max(1, round(height * scale)), max(1, round(width * scale))
+        rows = []
+        for i in range(out_h):
+            y0, y1 = (i * height) // out_h, -((-(i + 1) * height) // out_h)
+            strip = torch.from_numpy(image[y0:y1]).permute(2, 0, 1).unsqueeze(0)
+            linear = srgb_to_linear(strip.clamp(0.0, 1.0))
+            rows.append(F.adaptive_avg_pool2d(linear, (1, out_w)))
+        grid = linear_to_srgb(torch.cat(rows, dim=2))
+        return self.model.exposure_gain(grid).cpu()
+
+    def _infer(self, tile: np.ndarray, gain: torch.Tensor | None) -> np.ndarray:
+        """One tile through the network on the current device; OOM becomes DeviceOutOfMemoryError."""
+        x = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1).unsqueeze(0)  # channels_last view
+        if not self.config.channels_last:
+            x = x.contiguous()
+        try:
+            with torch.inference_mode(), self._autocast():
+                x = x.to(self._run_device)
+                y = self.model(x, exposure_gain=gain) if gain is not None else self.model(x)
+                return y[0].permute(1, 2, 0).float().cpu().numpy()
+        except _OOM_ERRORS as exc:
+            del x
+            if self._run_device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise DeviceOutOfMemoryError(f"{tile.shape[1]}x{tile.shape[0]} tile on {self._run_device}") from exc
+
+    def _fallback_to_cpu(self) -> int | None:
+        if self._run_device.type == "cpu":
+            return None
+        log.warning("%s is out of memory even with the smallest tiles; continuing on the CPU", self.device_name)
+        self._move(torch.device("cpu"))
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return self.choose_tile(torch.device("cpu"))
+
+    def _tiled(
+        self, image: np.ndarray, gain: torch.Tensor | None, cancel: threading.Event | None, stage: str,
+        tile: int | None = None,
+    ) -> Generator[ProgressEvent, None, np.ndarray]:
+        tile = tile or self.choose_tile()
+        steps = iter_tiled(image, lambda t: self._infer(t, gain), tile, self.config.overlap,
+                           min_tile=self.config.min_tile, fallback=self._fallback_to_cpu)
+        total = image.shape[0] * image.shape[1]
+        yield ProgressEvent(0, total, stage)
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise CancelledError()
+                try:
+                    report = next(steps)
+                except StopIteration as stop:
+                    return stop.value
+                yield ProgressEvent(report.covered, total, stage,
+                                    f"tile {report.tiles_done} of {report.tiles_planned} ({report.tile_size} px)")
+        finally:
+            steps.close()
+            if self._run_device != self.device:
+                self._move(self.device)
+
+    def _full(self, image: np.ndarray, cancel: threading.Event | None) -> Generator[ProgressEvent, None, np.ndarray]:
+        gain = self._exposure_gain(image)
+        return (yield from self._tiled(image, gain, cancel, "enhancing"))
+
+    def _fast(self, image: np.ndarray, cancel: threading.Event | None) -> Generator[ProgressEvent, None, np.ndarray]:
+        height, width = image.shape[:2]
+        limit = self.config.fast_max_pixels
+        if height * width <= limit:
+            return (yield from self._full(image, cancel))
+        gain = self._exposure_gain(image)
+        scale = (limit / (height * width)) ** 0.5
+        small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+        # One tile if it fits, so the small image is seen whole.
+        tile = max(self.choose_tile(), (max(small.shape[:2]) + 63) // 64 * 64)
+        enhanced_small = yield from self._tiled(small, gain, cancel, "enhancing", tile)
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+        yield ProgressEvent(0, 1, "upsampling")
+        out = guided_upsample(image, small, enhanced_small, self.config.guided_radius, self.config.guided_eps)
+        yield ProgressEvent(1, 1, "upsampling")
+        return out
+
+    def enhance_steps(
+        self,
+        image: np.ndarray,
+        mode: Mode = "full",
+        strength: float = 1.0,
+        cancel: threading.Event | None = None,
+    ) -> Generator[ProgressEvent, None, np.ndarray]:
+        """Enhance ``image``, yielding a :class:`ProgressEvent` after each step (each a cancel point).
+
+        Returns a new float32 ``H x W x 3`` array in [0, 1]; ``strength`` blends with the input.
+        """
+        pixels = _validate(image)
+        if mode not in ("fast", "full"):
+            raise ValueError(f"mode must be 'fast' or 'full', not {mode!r}")
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+        run = self._fast if mode == "fast" else self._full
+        out = yield from run(pixels, cancel)
+        return _blend_in_place(pixels, out, strength)
+
+    def enhance(
+        self,
+        image: np.ndarray,
+        mode: Mode = "full",
+        strength: float = 1.0,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Run :meth:`enhance_steps` to the end; raises :class:`CancelledError` when cancelled."""
+        steps = self.enhance_steps(image, mode, strength, cancel)
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(event)
+
+
+def _validate(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 RGB array, got {getattr(image, 'shape', type(image))}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError("empty image")
+    if image.dtype != np.float32:
+        if not np.issubdtype(image.dtype, np.floating):
+            raise ValueError(f"expected float32 pixels in [0, 1], got {image.dtype}")
+        image = image.astype(np.float32)
+    return image

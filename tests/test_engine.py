@@ -1,0 +1,276 @@
+"""The engine with tiny random models: modes, strength, progress, cancel, OOM, seams, devices."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import core.engine as engine
+from core.config import MIRNetConfig
+from core.engine import EngineConfig, Enhancer, ProgressEvent, blend_strength
+from core.errors import CancelledError, WeightsError
+from core.model import MIRNet
+
+TINY = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1)
+HAS_EXPOSURE = "exposure_key" in {f.name for f in dataclasses.fields(MIRNetConfig)}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one thread avoids OpenMP hand-off costs on a busy shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tiny_model(config: MIRNetConfig = TINY, seed: int = 0) -> MIRNet:
+    torch.manual_seed(seed)
+    model = MIRNet(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def _identity_model() -> MIRNet:
+    model = MIRNet(TINY)
+    with torch.no_grad():
+        model.tail.weight.zero_()
+        model.tail.bias.zero_()
+    return model
+
+
+def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A dark image with smooth shading, edges and a little noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 0.15 + 0.1 * np.sin(x / 17.0)[..., None] * np.cos(y / 23.0)[..., None] * np.array([1, 0.8, 0.6], np.float32)
+    base = base + 0.2 * ((x // 40 + y // 40) % 2)[..., None]
+    return np.clip(base + rng.normal(0, 0.01, (h, w, 3)), 0, 1).astype(np.float32)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def _enhancer(model: MIRNet | None = None, **config) -> Enhancer:
+    return Enhancer(model=model or _tiny_model(), device="cpu", config=EngineConfig(**config))
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_modes_give_right_shape_dtype_range(mode):
+    image = _photo(101, 147)
+    out = _enhancer(tile=64, overlap=32, fast_max_pixels=2000).enhance(image, mode=mode)
+    assert out.shape == image.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0 and np.isfinite(out).all()
+    assert not np.array_equal(out, image)
+
+
+def test_input_is_not_modified():
+    image = _photo(80, 90)
+    before = image.copy()
+    _enhancer(tile=64, overlap=32, fast_max_pixels=2000).enhance(image, mode="fast", strength=0.5)
+    assert np.array_equal(image, before)
+
+
+def test_strength_zero_returns_input_and_half_blends():
+    image = _photo(70, 60)
+    enhancer = _enhancer()
+    assert np.array_equal(enhancer.enhance(image, strength=0.0), image)
+    full = enhancer.enhance(image, strength=1.0)
+    half = enhancer.enhance(image, strength=0.5)
+    np.testing.assert_allclose(half, np.clip(image + 0.5 * (full - image), 0, 1), atol=1e-5)
+
+
+def test_blend_strength():
+    original = np.full((4, 5, 3), 0.2, np.float32)
+    enhanced = np.full((4, 5, 3), 0.8, np.float32)
+    np.testing.assert_allclose(blend_strength(original, enhanced, 0.25), 0.35, atol=1e-6)
+    assert np.array_equal(blend_strength(original, enhanced, 0.0), original)
+    assert np.array_equal(blend_strength(original, enhanced, 1.0), enhanced)
+    over = np.full((4, 5, 3), 1.7, np.float32)
+    assert blend_strength(original, over, 1.0).max() == 1.0
+    assert blend_strength(original, enhanced, 0.5).dtype == np.float32
+    assert enhanced[0, 0, 0] == np.float32(0.8)  # inputs untouched
+
+
+def test_identity_model_fast_mode_returns_input():
+    image = _photo(240, 320)
+    out = _enhancer(_identity_model(), fast_max_pixels=120 * 160).enhance(image, mode="fast")
+    assert _psnr(out, image) > 35.0
+    full = _enhancer(_identity_model()).enhance(image, mode="full")
+    np.testing.assert_allclose(full, image, atol=1e-6)
+
+
+def test_fast_mode_close_to_full_for_smooth_model():
+    image = _photo(256, 256)
+    enhancer = _enhancer(fast_max_pixels=128 * 128)
+    fast = enhancer.enhance(image, mode="fast")
+    full = enhancer.enhance(image, mode="full")
+    assert _psnr(fast, full) > 25.0
+
+
+def test_tiled_matches_whole_image():
+    """The seam: 64 px tiles against one tile, with a matching context window."""
+    image = _photo(200, 264)
+    model = _tiny_model()
+    whole = _enhancer(model, tile=512, context_window=48).enhance(image)
+    tiled = _enhancer(model, tile=128, overlap=32, context_window=48).enhance(image)
+    assert _psnr(tiled, whole) > 40.0
+
+
+def test_progress_monotone_and_complete():
+    events: list[ProgressEvent] = []
+    _enhancer(tile=64, overlap=32).enhance(_photo(150, 170), progress=events.append)
+    assert len(events) > 4
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert events[-1].done == events[-1].total
+
+
+def test_fast_progress_ends_complete():
+    events: list[ProgressEvent] = []
+    _enhancer(fast_max_pixels=2000).enhance(_photo(150, 170), mode="fast", progress=events.append)
+    assert events[-1].stage == "upsampling" and events[-1].fraction == 1.0
+
+
+def test_cancel_mid_run():
+    cancel = threading.Event()
+    events: list[ProgressEvent] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        events.append(event)
+        if event.done > 0:
+            cancel.set()
+
+    with pytest.raises(CancelledError):
+        _enhancer(tile=64, overlap=32).enhance(_photo(200, 200), progress=on_progress, cancel=cancel)
+    assert sum(e.done > 0 for e in events) == 1  # stopped within one tile
+
+
+def test_steps_generator_returns_result():
+    steps = _enhancer(tile=64, overlap=32).enhance_steps(_photo(90, 100))
+    count = 0
+    while True:
+        try:
+            next(steps)
+            count += 1
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert count >= 2 and result.shape == (90, 100, 3)
+
+
+def test_torch_oom_halves_tile(monkeypatch):
+    model = _tiny_model()
+    real_forward = model.forward
+    sizes = []
+
+    def forward(x, *args, **kwargs):
+        if max(x.shape[-2:]) > 64:
+            raise torch.OutOfMemoryError("fake: CUDA out of memory")
+        sizes.append(tuple(x.shape[-2:]))
+        return real_forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    image = _photo(150, 150)
+    out = _enhancer(model, tile=256, overlap=32).enhance(image)
+    assert sizes and all(max(s) <= 64 for s in sizes)
+    assert out.shape == image.shape
+
+
+def test_oom_at_floor_on_cpu_raises(monkeypatch):
+    from core.errors import InsufficientMemoryError
+
+    model = _tiny_model()
+
+    def forward(x, *args, **kwargs):
+        raise torch.OutOfMemoryError("fake")
+
+    monkeypatch.setattr(model, "forward", forward)
+    with pytest.raises(InsufficientMemoryError):
+        _enhancer(model, tile=128, overlap=32).enhance(_photo(100, 100))
+
+
+def test_rejects_bad_images_and_modes():
+    enhancer = _enhancer()
+    with pytest.raises(ValueError):
+        enhancer.enhance(np.zeros((10, 10), np.float32))
+    with pytest.raises(ValueError):
+        enhancer.enhance(np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError):
+        enhancer.enhance(np.zeros((10, 10, 3), np.float32), mode="turbo")  # type: ignore[arg-type]
+
+
+def test_missing_bundled_weights(monkeypatch, tmp_path):
+    missing = tmp_path / "nothing" / "lite.safetensors"
+    monkeypatch.setattr(engine, "default_weights_path", lambda: missing)
+    with pytest.raises(WeightsError, match="no bundled weights found"):
+        Enhancer(device="cpu")
+
+
+def test_loads_weights_file(tiny_weights):
+    enhancer = Enhancer(tiny_weights, device="cpu")
+    assert enhancer.info.path == tiny_weights
+    assert enhancer.device_name.startswith("CPU")
+    assert enhancer.precision == "fp32"
+    out = enhancer.enhance(_photo(40, 48), mode="fast")
+    assert out.shape == (40, 48, 3)
+
+
+def test_default_weights_path_is_in_resources():
+    path = engine.default_weights_path()
+    assert path.name == "lite.safetensors" and path.parent.name == "weights"
+
+
+def test_tile_choice_within_bounds():
+    enhancer = _enhancer()
+    tile = enhancer.choose_tile()
+    assert tile % 64 == 0 and 128 <= tile <= EngineConfig().cpu_max_tile
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
+def test_cuda_requested_without_cuda():
+    with pytest.raises(RuntimeError, match="CUDA"):
+        Enhancer(model=_tiny_model(), device="cuda")
+
+
+@pytest.mark.skipif(not HAS_EXPOSURE, reason="model without exposure normalisation")
+def test_exposure_gain_measured_once_on_whole_image():
+    config = dataclasses.replace(TINY, exposure_key=0.11)
+    model = _tiny_model(config)
+    image = _photo(180, 200) * 0.3
+    whole = _enhancer(model, tile=512, context_window=48).enhance(image)
+    tiled = _enhancer(model, tile=128, overlap=32, context_window=48).enhance(image)
+    assert _psnr(tiled, whole) > 40.0
+    assert whole.mean() > image.mean() * 1.5  # the gain brightens
+
+
+@pytest.mark.skipif(not HAS_EXPOSURE, reason="model without exposure normalisation")
+def test_exposure_gain_by_strips_matches_direct(monkeypatch):
+    monkeypatch.setattr(engine, "_DIRECT_GAIN_PIXELS", 1000)
+    model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))
+    enhancer = _enhancer(model)
+    image = np.random.default_rng(1).random((333, 517, 3), dtype=np.float32) * 0.2
+    by_strips = enhancer._exposure_gain(image)
+    direct = model.exposure_gain(torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0))
+    torch.testing.assert_close(by_strips, direct, rtol=1e-4, atol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    model = _tiny_model()
+    image = _photo(200, 230)
+    cpu = _enhancer(model, tile=128, overlap=32).enhance(image)
+    gpu_enhancer = Enhancer(model=_tiny_model(), device="cuda", precision="fp32",
+                            config=EngineConfig(tile=128, overlap=32))
+    assert gpu_enhancer.device_name and "CPU" not in gpu_enhancer.device_name
+    gpu = gpu_enhancer.enhance(image)
+    assert _psnr(gpu, cpu) > 45.0
