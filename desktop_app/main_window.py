@@ -272,11 +272,12 @@ class MainWindow(QMainWindow):
         rows = self.queue.add_paths(files)
         if rows:
             self.show_info(f"Added {len(rows)} photo{'s' if len(rows) != 1 else ''}")
-            for row in rows:
-                self._request_preview(self.queue.item(row).path)
             if not self.list_view.currentIndex().isValid():
                 self.select_row(rows[0])
             self._schedule()
+            for row in rows:  # the photo being enhanced sends its own preview
+                if self.queue.item(row).path != self._enhance_path:
+                    self._request_preview(self.queue.item(row).path)
         elif paths and not files:
             self.show_error("No photos found there (JPEG, PNG, TIFF, WebP, BMP)")
         return rows
