@@ -40,7 +40,7 @@ def main() -> None:
     lumas = []
     for pair in discover_pairs(args.src):
         low = torch.from_numpy(load_rgb8(pair.low)).permute(2, 0, 1)[None].float() / 255.0
-        dark = degrade_low(low, cfg, gen)[0].permute(1, 2, 0).numpy()
+        dark = degrade_low(low, cfg, gen)[0][0].permute(1, 2, 0).numpy()
         dark8 = np.clip(np.round(dark * 255.0), 0, 255).astype(np.uint8)
         Image.fromarray(dark8).save(out / "low" / f"{pair.name}.png")
         shutil.copyfile(pair.high, out / "high" / pair.high.name)

@@ -35,7 +35,7 @@ def measure(preset: str, crop: int, batch: int, device_name: str, precision: str
     aug = AugmentConfig()
 
     def step() -> None:
-        low = degrade_low(high * 0.3, aug, gen)
+        low, _ = degrade_low(high * 0.3, aug, gen)
         if channels_last:
             low = low.contiguous(memory_format=torch.channels_last)
         with _autocast(device, precision):

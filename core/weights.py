@@ -122,6 +122,8 @@ def infer_config(state: dict[str, torch.Tensor]) -> MIRNetConfig:
     """Recover the architecture from tensor shapes of a state dict (for files without metadata)."""
     try:
         channels = state["head.weight"].shape[0]
+        # A 6-channel head means exposure normalisation (its key is only in metadata; 0.11 is ours).
+        exposure_key = 0.11 if state["head.weight"].shape[1] == 6 else None
         num_rrg = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("groups."))
         mrb_ids = {int(k.split(".")[3]) for k in state if k.startswith("groups.0.body.") and ".attend_first." in k}
         num_mrb = len(mrb_ids)
@@ -133,7 +135,7 @@ def infer_config(state: dict[str, torch.Tensor]) -> MIRNetConfig:
         hidden = state[f"{prefix}attend_first.0.channel_attention.squeeze.weight"].shape[0]
         reduction = next((r for r in (8, 4, 16, 2, 1) if max(channels // r, 4) == hidden), 8)
         candidates = [MIRNetConfig(channels=channels, num_rrg=num_rrg, num_mrb=num_mrb, num_streams=streams,
-                                   channel_factor=f, reduction=reduction)
+                                   channel_factor=f, reduction=reduction, exposure_key=exposure_key)
                       for f in (factor, round(factor, 2), round(factor * 4) / 4)]
         for cfg in candidates:
             if [cfg.stream_channels(k) for k in range(streams)] == widths:

@@ -10,16 +10,9 @@ import math
 
 import torch
 
+from core.exposure import linear_to_srgb, srgb_to_linear
+
 from .config import AugmentConfig
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -31,15 +24,16 @@ def _log_uniform(n: int, bounds: tuple[float, float], gen: torch.Generator, devi
     return torch.exp(_uniform(n, lo, hi, gen, device))
 
 
-def degrade_low(low: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+def degrade_low(low: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Darken (with probability ``darken_prob``) and add Poisson-Gaussian noise (``noise_prob``).
 
     Noise variance in linear light is ``shot * x + read**2`` per sample, the standard model of a
     raw sensor; the result is re-encoded to sRGB and, if ``quantise``, rounded to 8-bit levels
-    as a real JPEG/PNG would be.
+    as a real JPEG/PNG would be. Returns the degraded batch and the per-sample darkening gain
+    (1 where not darkened), which the trainer needs to know the whole image's new exposure.
     """
     if cfg.darken_prob <= 0 and cfg.noise_prob <= 0:
-        return low
+        return low, torch.ones(low.shape[0], device=low.device)
     n, device = low.shape[0], low.device
     linear = srgb_to_linear(low.float())
     darken = torch.rand(n, generator=gen, device=device) < cfg.darken_prob
@@ -55,4 +49,4 @@ def degrade_low(low: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     out = linear_to_srgb(linear)
     if cfg.quantise:
         out = torch.round(out * 255.0) / 255.0
-    return out.to(low.dtype)
+    return out.to(low.dtype), gain.view(n)

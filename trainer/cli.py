@@ -33,6 +33,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context-window", type=int,
                         help="local pooling window (px) at validation/inference (default 1.5 x crop)")
     parser.add_argument("--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up epochs")
+    parser.add_argument("--plateau-patience", type=int, default=5,
+                        help="epochs without PSNR gain before the plateau schedule halves the rate")
     parser.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: one per training pair)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
@@ -60,7 +62,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         compile=args.compile,
         context_window=args.context_window,
         augment=augment,
-        optim=OptimConfig(lr=args.lr, schedule=args.schedule, warmup_epochs=args.warmup_epochs),
+        optim=OptimConfig(lr=args.lr, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                          plateau_patience=args.plateau_patience),
         time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )
 

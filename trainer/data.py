@@ -10,9 +10,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import CoreError
+from core.exposure import log_average_luminance
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +154,16 @@ def load_rgb8(path: Path) -> np.ndarray:
 
 @dataclass
 class PairImages:
-    """Decoded pair, uint8 RGB, kept in memory (LOL: ~700 MB; SICE train: ~680 MB)."""
+    """Decoded pair, uint8 RGB, kept in memory (LOL: ~700 MB; SICE train: ~680 MB).
+
+    ``low_log_average`` is the whole low image's log-average luminance: crops are normalised
+    with the whole picture's exposure, as the engine does with tiles.
+    """
 
     name: str
     low: np.ndarray
     high: np.ndarray
+    low_log_average: float = 0.0
 
 
 def load_pairs(pairs: Sequence[ImagePair], max_side: int | None = None) -> list[PairImages]:
@@ -165,8 +172,13 @@ def load_pairs(pairs: Sequence[ImagePair], max_side: int | None = None) -> list[
         low, high = load_rgb8(pair.low), load_rgb8(pair.high)
         if max_side is not None and max(low.shape[:2]) > max_side:
             low, high = _downscale(low, max_side), _downscale(high, max_side)
-        loaded.append(PairImages(pair.name, low, high))
+        loaded.append(PairImages(pair.name, low, high, _log_average(low)))
     return loaded
+
+
+def _log_average(image: np.ndarray) -> float:
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    return float(log_average_luminance(tensor)[0])
 
 
 def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -216,8 +228,9 @@ def iterate_crop_batches(
     world_size: int = 1,
     flips: bool = True,
     scale_range: tuple[float, float] = (1.0, 1.0),
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(low, high)`` uint8 batches (B x crop x crop x 3) for one epoch on one rank.
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(low, high, index)`` batches (uint8 B x crop x crop x 3, and the pair indices)
+    for one epoch on one rank.
 
     Everything random derives from ``(seed, epoch, rank)``, so a resumed run draws exactly the
     crops it would have drawn, and ranks of a distributed run see disjoint samples.
@@ -229,13 +242,14 @@ def iterate_crop_batches(
     steps = steps_per_epoch(samples, batch_size, world_size)  # equal on every rank (DDP needs that)
     for step in range(steps):
         lows, highs = [], []
-        for idx in mine[step * batch_size : (step + 1) * batch_size]:
+        chosen = mine[step * batch_size : (step + 1) * batch_size]
+        for idx in chosen:
             low, high = _crop_pair(items[int(idx)], crop, rng, scale_range)
             if flips:
                 low, high = _augment_geometry(low, high, rng)
             lows.append(low)
             highs.append(high)
-        yield np.stack(lows), np.stack(highs)
+        yield np.stack(lows), np.stack(highs), np.asarray(chosen)
 
 
 def steps_per_epoch(samples: int, batch_size: int, world_size: int = 1) -> int:

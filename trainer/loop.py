@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.config import get_preset
+from core.config import MIRNetConfig, get_preset
+from core.exposure import gain_for
 from core.errors import CancelledError
 from core.metrics import psnr, ssim
 from core.model import MIRNet, count_parameters
@@ -166,6 +167,16 @@ def _load_datasets(cfg: TrainConfig) -> tuple[list[PairImages], list[PairImages]
     return load_pairs(train_pairs), load_pairs(val_pairs, cfg.data.val_max_side), description
 
 
+def _whole_image_gain(model_cfg: MIRNetConfig, items: list[PairImages], index: np.ndarray,
+                      darkening: torch.Tensor) -> torch.Tensor | None:
+    """Exposure gain of each crop's *whole* (darkened) source image, as the engine uses per photo."""
+    if model_cfg.exposure_key is None:
+        return None
+    log_avg = torch.tensor([items[int(i)].low_log_average for i in index], dtype=torch.float32,
+                           device=darkening.device)
+    return gain_for(log_avg * darkening.float(), model_cfg.exposure_key)
+
+
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
@@ -268,15 +279,16 @@ def train(
         if cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs:
             for group in optimiser.param_groups:
                 group["lr"] = cfg.optim.lr * (epoch + 1) / cfg.optim.warmup_epochs
-        for step, (low_u8, high_u8) in enumerate(batches):
+        for step, (low_u8, high_u8, index) in enumerate(batches):
             if should_stop is not None and should_stop():
                 raise CancelledError(f"Training stopped at epoch {epoch + 1}; resume continues from epoch {epoch}.")
-            low = degrade_low(to_tensor(low_u8, device), cfg.augment, gen)
+            low, darkening = degrade_low(to_tensor(low_u8, device), cfg.augment, gen)
             high = to_tensor(high_u8, device)
+            exposure = _whole_image_gain(model_cfg, train_items, index, darkening)
             if cfg.channels_last:
                 low = low.contiguous(memory_format=torch.channels_last)
             with _autocast(device, cfg.precision):
-                pred = train_model(low)
+                pred = train_model(low, exposure)
             loss = charbonnier(pred.float(), high, cfg.optim.charbonnier_eps)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
