@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from core.config import MIRNetConfig, get_preset
-from core.exposure import gain_for
 from core.errors import CancelledError
+from core.exposure import gain_for
 from core.metrics import psnr, ssim
 from core.model import MIRNet, count_parameters
 from core.weights import save_weights
