@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
                                           "Show the whole original; press again for the enhanced photo", True)
         self.retrain_action = self._action("&Retrain Model…", self._on_retrain_triggered)
         self.retrain_action.setEnabled(wizard.is_available())
-        self.retrain_action.setStatusTip("Coming soon: train the model on your own photos")
+        self.retrain_action.setStatusTip("Train the model further on your own photo pairs")
         self.about_action = self._action("&About", self._on_about_triggered, icon_name="about")
         self.split_action.setChecked(True)
         # keyboard shortcuts that are single letters must not steal typing in other widgets
@@ -749,12 +749,22 @@ class MainWindow(QMainWindow):
         if not running:
             self._schedule()
 
-    def _on_retrain_triggered(self) -> None:  # pragma: no cover - enabled by a future wizard
-        from . import wizard as wizard_module
+    def _on_retrain_triggered(self) -> None:
+        opener = getattr(wizard, "open_retrain_wizard", None)
+        if opener is None:
+            return
+        current = Path(self.settings.weights_path) if self.settings.weights_path else eng.default_weights_path()
+        dialog = opener(self, {"models_dir": eng.user_models_dir(), "current_weights": current})
+        installed = getattr(dialog, "weightsInstalled", None)
+        if installed is not None:
+            installed.connect(self._on_weights_installed)
 
-        opener = getattr(wizard_module, "open_retrain_wizard", None)
-        if opener is not None:
-            opener(self, {"models_dir": eng.user_models_dir()})
+    def _on_weights_installed(self, path: Path) -> None:
+        """A retrained model was installed: list it and switch to it."""
+        self.settings.weights_path = str(path)
+        self._refresh_models()
+        self.load_model(Path(path))
+        self.show_info(f"Switched to the retrained model {Path(path).name}")
 
     def _on_about_triggered(self) -> None:
         from .about_dialog import AboutDialog

@@ -209,15 +209,23 @@ def test_settings_survive_a_restart(qtbot, make_window, tmp_path: Path) -> None:
     assert again.settings.window_geometry
 
 
-def test_menus_about_and_retrain_placeholder(qtbot, make_window, monkeypatch) -> None:
+def test_menus_about_and_retrain_entry(qtbot, make_window, tmp_path: Path) -> None:
+    from desktop_app import wizard
     from desktop_app.about_dialog import AboutDialog, version_rows
 
     window = make_window()
-    assert not window.retrain_action.isEnabled()
+    assert window.retrain_action.isEnabled() == wizard.is_available()
     titles = [a.text() for a in window.menuBar().actions()]
     assert "&Tools" in titles
     labels = dict(version_rows("stub preset", "CPU"))
     assert {"Version", "PyTorch", "Qt", "Model", "Device"} <= set(labels)
+    # a model installed by the wizard becomes the current one
+    installed = tmp_path / "retrained.safetensors"
+    installed.write_bytes(b"x")
+    window._on_weights_installed(installed)
+    qtbot.waitUntil(lambda: window._model_worker is None)
+    assert window.settings.weights_path == str(installed)
+    assert window.controls.model_combo.currentData() == str(installed)
     dialog = AboutDialog(window, model_text="stub preset", device="CPU")
     qtbot.addWidget(dialog)
     assert "PyTorch" in dialog.text.text()
