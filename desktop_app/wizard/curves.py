@@ -64,7 +64,14 @@ class CurvePlot(QWidget):
         self.update()
 
     def _ranges(self) -> tuple[float, float]:
-        ys = [y for s in self.series for _, y in s.points if math.isfinite(y)]
+        """The y range of the solid lines; dashed references only widen it when they are close."""
+        ys = [y for s in self.series if not s.dashed for _, y in s.points if math.isfinite(y)]
+        refs = [y for s in self.series if s.dashed for _, y in s.points if math.isfinite(y)]
+        if ys and refs:
+            span = max(max(ys) - min(ys), 1e-6)
+            ys += [y for y in refs if min(ys) - 2 * span <= y <= max(ys) + 2 * span]
+        elif refs:
+            ys = refs
         if not ys:
             return 0.0, 1.0
         lo, hi = min(ys), max(ys)
@@ -90,8 +97,9 @@ class CurvePlot(QWidget):
         title_font.setBold(True)
         p.setFont(title_font)
         p.setPen(text)
+        title = f"{self.title} ({self.y_label})" if self.y_label else self.title
         p.drawText(QRectF(8, 2, self.width() - 16, fm.height() + 6), Qt.AlignmentFlag.AlignLeft
-                   | Qt.AlignmentFlag.AlignVCenter, self.title)
+                   | Qt.AlignmentFlag.AlignVCenter, title)
         p.setFont(font)
         self._draw_legend(p, fm.height())
 
@@ -121,10 +129,6 @@ class CurvePlot(QWidget):
             p.drawText(QRectF(pt.x() - 20, plot.bottom() + 2, 40, fm.height()), Qt.AlignmentFlag.AlignHCenter, str(xi))
         p.setPen(QPen(grid, 1))
         p.drawRect(plot)
-        if self.y_label:
-            p.setPen(text)
-            p.drawText(QRectF(plot.right() - 120, plot.bottom() + 2, 120, fm.height()),
-                       Qt.AlignmentFlag.AlignRight, f"epoch · {self.y_label}")
 
         p.setClipRect(plot.adjusted(-2, -2, 2, 2))
         for s in self.series:
@@ -153,10 +157,11 @@ class CurvePlot(QWidget):
         for s in reversed(self.series):
             if not s.points:
                 continue
-            w = fm.horizontalAdvance(s.label)
+            label = f"{s.label} {s.points[-1][1]:.2f}" if s.dashed else s.label
+            w = fm.horizontalAdvance(label)
             x -= w
             p.setPen(self.palette().color(self.palette().ColorRole.WindowText))
-            p.drawText(QRectF(x, 2, w, line_height + 6), Qt.AlignmentFlag.AlignVCenter, s.label)
+            p.drawText(QRectF(x, 2, w, line_height + 6), Qt.AlignmentFlag.AlignVCenter, label)
             x -= 22
             pen = QPen(QColor(s.color), 2)
             if s.dashed:

@@ -62,7 +62,8 @@ class DataPage(QWizardPage):
         self.samples_box = QFrame()
         self.samples_layout = QGridLayout(self.samples_box)
         self.samples_layout.setContentsMargins(0, 8, 0, 0)
-        self.samples_layout.setHorizontalSpacing(16)
+        self.samples_layout.setHorizontalSpacing(24)
+        self.samples_layout.setColumnStretch(2, 1)
         self.samples_title = QLabel("Sample pairs (low | high):")
         self.samples_title.setVisible(False)
 
