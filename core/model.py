@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import MIRNetConfig
+from .exposure import apply_gain, gain_for, log_average_luminance
 
 
 def is_global_window(window: int | None, height: int, width: int) -> bool:
@@ -286,7 +287,9 @@ class MIRNet(nn.Module):
         super().__init__()
         self.config = config
         c = config.channels
-        self.head = nn.Conv2d(config.in_channels, c, 3, padding=1)
+        # With exposure normalisation the head sees the image and its normalised copy side by side.
+        head_in = config.in_channels * (2 if config.exposure_key is not None else 1)
+        self.head = nn.Conv2d(head_in, c, 3, padding=1)
         self.groups = nn.Sequential(*[ResidualRecurrentGroup(config) for _ in range(config.num_rrg)])
         self.tail = nn.Conv2d(c, config.out_channels, 3, padding=1)
 
@@ -317,12 +320,28 @@ class MIRNet(nn.Module):
                 return module.output_fuse.pool.window
         return None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def exposure_gain(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per-image gain of the exposure normalisation for whole images ``x`` (None if unused).
+
+        Tiled inference computes it once on the whole picture and passes it to every tile.
+        """
+        if self.config.exposure_key is None:
+            return None
+        return gain_for(log_average_luminance(x), self.config.exposure_key)
+
+    def forward(self, x: torch.Tensor, exposure_gain: torch.Tensor | None = None) -> torch.Tensor:
+        """Enhance ``x``; ``exposure_gain`` (shape ``(N,)``) overrides the gain measured on ``x``."""
         h, w = x.shape[-2:]
         m = self.config.size_multiple
         pad_h, pad_w = (-h) % m, (-w) % m
         padded = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
-        out = padded + self.tail(self.groups(self.head(padded)))
+        if self.config.exposure_key is None:
+            base, head_input = padded, padded
+        else:
+            gain = exposure_gain if exposure_gain is not None else self.exposure_gain(padded)
+            base = apply_gain(padded, gain.to(padded.device))
+            head_input = torch.cat([padded, base], dim=1)
+        out = base + self.tail(self.groups(self.head(head_input)))
         return out[..., :h, :w]
 
 

@@ -139,6 +139,32 @@ def split_pairs(pairs: Sequence[ImagePair], fraction: float, seed: int) -> tuple
     return train, val
 
 
+def select_pairs(train_dir: str | Path, *, val_dir: str | Path | None = None, val_split: float | None = None,
+                 seed: int = 0, require_val: bool = True) -> tuple[list[ImagePair], list[ImagePair], DatasetLayout]:
+    """Training and validation pairs of a run: ``val_dir`` if given, else a seeded ``val_split``
+    of the training pairs, else the dataset's own eval15/ or val/ folder.
+
+    Raises :class:`DatasetError` when no validation data can be found and ``require_val``.
+    """
+    layout = resolve_layout(train_dir)
+    train_pairs = discover_pairs(layout.train)
+    if val_dir:
+        val_layout = resolve_layout(val_dir)
+        val_pairs = discover_pairs(val_layout.val or val_layout.train)
+    elif val_split:
+        train_pairs, val_pairs = split_pairs(train_pairs, val_split, seed)
+    elif layout.val is not None:
+        val_pairs = discover_pairs(layout.val)
+    elif require_val:
+        raise DatasetError(
+            f"No validation data: '{train_dir}' has no eval15/ or val/ folder; "
+            "pass --val-data DIR or --val-split FRACTION."
+        )
+    else:
+        val_pairs = []
+    return train_pairs, val_pairs, layout
+
+
 def load_rgb8(path: Path) -> np.ndarray:
     """Decode an image as uint8 RGB (HxWx3); 16-bit inputs are scaled down."""
     try:

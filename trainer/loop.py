@@ -31,11 +31,9 @@ from .config import TrainConfig
 from .data import (
     DatasetError,
     PairImages,
-    discover_pairs,
     iterate_crop_batches,
     load_pairs,
-    resolve_layout,
-    split_pairs,
+    select_pairs,
     steps_per_epoch,
 )
 from .plots import write_curves
@@ -149,22 +147,10 @@ def input_baseline(items: list[PairImages]) -> dict[str, float]:
 
 
 def _load_datasets(cfg: TrainConfig) -> tuple[list[PairImages], list[PairImages], str]:
-    layout = resolve_layout(cfg.data.train_dir)
-    train_pairs = discover_pairs(layout.train)
-    if cfg.data.val_dir:
-        val_layout = resolve_layout(cfg.data.val_dir)
-        val_pairs = discover_pairs(val_layout.val or val_layout.train)
-    elif cfg.data.val_split:
-        train_pairs, val_pairs = split_pairs(train_pairs, cfg.data.val_split, cfg.seed)
-    elif layout.val is not None:
-        val_pairs = discover_pairs(layout.val)
-    else:
-        raise DatasetError(
-            f"No validation data: '{cfg.data.train_dir}' has no eval15/ or val/ folder; "
-            "pass --val-data DIR or --val-split FRACTION."
-        )
-    description = f"{Path(cfg.data.train_dir).name} ({layout.kind} layout, {len(train_pairs)} train / {len(val_pairs)} val pairs)"
-    return load_pairs(train_pairs), load_pairs(val_pairs, cfg.data.val_max_side), description
+    d = cfg.data
+    train_pairs, val_pairs, layout = select_pairs(d.train_dir, val_dir=d.val_dir, val_split=d.val_split, seed=cfg.seed)
+    description = f"{Path(d.train_dir).name} ({layout.kind} layout, {len(train_pairs)} train / {len(val_pairs)} val pairs)"
+    return load_pairs(train_pairs), load_pairs(val_pairs, d.val_max_side), description
 
 
 def _whole_image_gain(model_cfg: MIRNetConfig, items: list[PairImages], index: np.ndarray,

@@ -26,7 +26,7 @@ from core.errors import CancelledError
 from core.model import MIRNet, count_parameters
 
 from .config import TrainConfig
-from .data import ImagePair, discover_pairs, load_pairs, resolve_layout, split_pairs, steps_per_epoch
+from .data import ImagePair, load_pairs, select_pairs, steps_per_epoch
 from .loop import EpochEvent, StepEvent, evaluate, select_device, train
 
 log = logging.getLogger(__name__)
@@ -72,17 +72,9 @@ def _sync(device: torch.device) -> None:
 
 def _split_pairs(cfg: TrainConfig) -> tuple[list[ImagePair], list[ImagePair]]:
     """Training and validation pairs as :func:`trainer.loop.train` chooses them."""
-    layout = resolve_layout(cfg.data.train_dir)
-    train_pairs = discover_pairs(layout.train)
-    if cfg.data.val_dir:
-        val_layout = resolve_layout(cfg.data.val_dir)
-        val_pairs = discover_pairs(val_layout.val or val_layout.train)
-    elif cfg.data.val_split:
-        train_pairs, val_pairs = split_pairs(train_pairs, cfg.data.val_split, cfg.seed)
-    elif layout.val is not None:
-        val_pairs = discover_pairs(layout.val)
-    else:
-        val_pairs = []
+    d = cfg.data
+    train_pairs, val_pairs, _ = select_pairs(d.train_dir, val_dir=d.val_dir, val_split=d.val_split, seed=cfg.seed,
+                                             require_val=False)
     return train_pairs, val_pairs
 
 

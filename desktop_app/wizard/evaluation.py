@@ -14,7 +14,7 @@ from core.baselines import autocontrast
 from core.errors import CancelledError
 from core.metrics import psnr, ssim
 from trainer.config import TrainConfig
-from trainer.data import PairImages, discover_pairs, load_pairs, resolve_layout, split_pairs
+from trainer.data import PairImages, load_pairs, select_pairs
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,10 @@ class EvalRow:
 
 def validation_pairs(cfg: TrainConfig) -> list[PairImages]:
     """The validation images of ``cfg``, chosen exactly as :func:`trainer.loop.train` chooses them."""
-    layout = resolve_layout(cfg.data.train_dir)
-    if cfg.data.val_dir:
-        val_layout = resolve_layout(cfg.data.val_dir)
-        pairs = discover_pairs(val_layout.val or val_layout.train)
-    elif cfg.data.val_split:
-        _, pairs = split_pairs(discover_pairs(layout.train), cfg.data.val_split, cfg.seed)
-    elif layout.val is not None:
-        pairs = discover_pairs(layout.val)
-    else:
-        pairs = []
-    return load_pairs(pairs, cfg.data.val_max_side)
+    d = cfg.data
+    _, pairs, _ = select_pairs(d.train_dir, val_dir=d.val_dir, val_split=d.val_split, seed=cfg.seed,
+                               require_val=False)
+    return load_pairs(pairs, d.val_max_side)
 
 
 def _mean_metrics(outputs: list[np.ndarray], items: list[PairImages]) -> tuple[float, float]:
