@@ -79,7 +79,7 @@ class EngineConfig:
     fast_max_pixels: int = 250_000
     #: Fast mode guided filter: radius at the working resolution and regularisation.
     guided_radius: int = 2
-    guided_eps: float = 1e-4
+    guided_eps: float = 1e-5
     precision: Precision = "auto"
     channels_last: bool = True
 
@@ -366,6 +366,8 @@ class Enhancer:
             raise ValueError(f"mode must be 'fast' or 'full', not {mode!r}")
         if cancel is not None and cancel.is_set():
             raise CancelledError()
+        # The model may be shared (a passed-in model): (re)apply this engine's window each time.
+        self.model.set_context_window(self.config.context_window)
         run = self._fast if mode == "fast" else self._full
         out = yield from run(pixels, cancel)
         return _blend_in_place(pixels, out, strength)

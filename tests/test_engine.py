@@ -274,3 +274,24 @@ def test_cuda_matches_cpu():
     assert gpu_enhancer.device_name and "CPU" not in gpu_enhancer.device_name
     gpu = gpu_enhancer.enhance(image)
     assert _psnr(gpu, cpu) > 45.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_oom_falls_back_to_cpu(monkeypatch, caplog):
+    model = _tiny_model()
+    real_forward = model.forward
+
+    def forward(x, *args, **kwargs):
+        if x.is_cuda:
+            raise torch.cuda.OutOfMemoryError("fake CUDA OOM")
+        return real_forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    enhancer = Enhancer(model=model, device="cuda", config=EngineConfig(tile=128, overlap=32))
+    image = _photo(150, 170)
+    with caplog.at_level("WARNING"):
+        out = enhancer.enhance(image)
+    assert out.shape == image.shape
+    assert "continuing on the CPU" in caplog.text
+    assert next(model.parameters()).is_cuda  # moved back for the next photo
