@@ -80,8 +80,8 @@ class MainWindow(QMainWindow):
         self.model_key = ""
         self.device_text = ""
         self.queue = PhotoQueueModel(self)
-        self.runner = JobRunner(1, self)  # inference: one job at a time
-        self.io_runner = JobRunner(1, self)  # previews and saves
+        self.runner = JobRunner(1, self, background_nice=5)  # inference: one job at a time
+        self.io_runner = JobRunner(1, self, background_nice=2)  # previews and saves
         self._enhance_worker: Worker | None = None
         self._enhance_path: Path | None = None
         self._model_worker: Worker | None = None

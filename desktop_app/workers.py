@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import queue
 import threading
 import time
@@ -65,6 +66,7 @@ class Worker(QRunnable):
         self.signals = WorkerSignals()
         self.done = threading.Event()
         self.outbox: queue.SimpleQueue[tuple[Worker, str, tuple]] | None = None  # set by JobRunner
+        self.nice = 0  # set by JobRunner: lower this pool thread's priority first
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
@@ -94,6 +96,8 @@ class Worker(QRunnable):
 
     def run(self) -> None:  # pool thread
         started = time.perf_counter()
+        if self.nice > 0:
+            lower_thread_priority(self.nice)
         try:
             if self.cancel_event.is_set():
                 self._post("aborted")
@@ -133,11 +137,33 @@ class Worker(QRunnable):
             return True, stop.value
 
 
-class JobRunner(QObject):
-    """A private thread pool (one thread by default) that keeps its workers referenced."""
+def lower_thread_priority(nice: int = 5) -> None:
+    """Make the calling thread (and threads it starts later, e.g. torch's) yield to the GUI.
 
-    def __init__(self, max_threads: int = 1, parent: QObject | None = None) -> None:
+    Linux keeps a nice value per thread, inherited by threads created afterwards; raising it
+    needs no privileges. Elsewhere this does nothing.
+    """
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError as exc:  # pragma: no cover - sandboxes may refuse
+        log.debug("cannot lower thread priority: %s", exc)
+
+
+class JobRunner(QObject):
+    """A private thread pool (one thread by default) that keeps its workers referenced.
+
+    ``background_nice`` > 0 lowers the priority of the pool's threads (inference), so the
+    GUI thread wins the CPU when both want it.
+    """
+
+    def __init__(self, max_threads: int = 1, parent: QObject | None = None, *, background_nice: int = 0) -> None:
         super().__init__(parent)
+        self.background_nice = background_nice
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._active: set[Worker] = set()
@@ -150,6 +176,7 @@ class JobRunner(QObject):
         """Queue ``worker``; it stays referenced until its ``finished`` signal."""
         self._active.add(worker)
         worker.outbox = self._outbox
+        worker.nice = self.background_nice
         self._timer.start()
         self.pool.start(worker)
         return worker
