@@ -40,8 +40,8 @@ def apply_coefficients(guide: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     """
     height, width = guide.shape[:2]
     out = cv2.resize(a, (width, height), interpolation=cv2.INTER_LINEAR)
-    np.multiply(out, guide, out=out)
-    out += cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR)
+    cv2.multiply(out, guide, dst=out)  # OpenCV: threaded, in place, no temporaries
+    cv2.add(out, cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR), dst=out)
     return out
 
 

@@ -295,3 +295,15 @@ def test_cuda_oom_falls_back_to_cpu(monkeypatch, caplog):
     assert out.shape == image.shape
     assert "continuing on the CPU" in caplog.text
     assert next(model.parameters()).is_cuda  # moved back for the next photo
+
+
+def test_guided_upsample_reproduces_affine_maps():
+    import cv2
+
+    from core.guided_filter import guided_upsample
+
+    full = _photo(240, 300)
+    small = cv2.resize(full, (75, 60), interpolation=cv2.INTER_AREA)
+    out = guided_upsample(full, small, 2.0 * small + 0.1, radius=2, eps=1e-6)
+    assert out.shape == full.shape and out.dtype == np.float32
+    assert _psnr(out, 2.0 * full + 0.1) > 40.0
