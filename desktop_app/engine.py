@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import platformdirs
 
-from . import APP_NAME
+from trainer.user_models import user_models_dir as _trainer_user_models_dir
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,8 @@ def default_weights_path() -> Path:
 
 
 def user_models_dir() -> Path:
-    """Where installed models live (a later retraining wizard installs there)."""
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "models"
+    """Where installed models live; the same folder the retraining wizard installs into."""
+    return _trainer_user_models_dir()
 
 
 @dataclass(frozen=True)
