@@ -23,12 +23,16 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from .errors import CancelledError, CoreError, ImageWriteError
 from .io import READ_EXTENSIONS, WRITE_FORMATS, read_image, unique_path, write_image
+from .steps import run_to_end
+
+if TYPE_CHECKING:
+    from .engine import ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,8 @@ class SupportsEnhance(Protocol):
     """What the batch needs from :class:`core.engine.Enhancer`."""
 
     def enhance(self, image: np.ndarray, mode: Any = ..., strength: float = ...,
-                progress: Callable[[Any], None] | None = ..., cancel: threading.Event | None = ...) -> np.ndarray: ...
+                progress: Callable[[ProgressEvent], None] | None = ...,
+                cancel: threading.Event | None = ...) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -160,23 +165,6 @@ def plan_output(input_path: str | Path, out_dir: str | Path, suffix: str = DEFAU
     return Path(out_dir) / f"{source.stem}{suffix}{extension}"
 
 
-def _fraction_of(event: Any) -> float | None:
-    """Best-effort 0..1 fraction from an engine progress event."""
-    if isinstance(event, (int, float)):
-        return float(event)
-    for attr in ("fraction", "progress"):
-        value = getattr(event, attr, None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    for done_attr, total_attr in (("covered", "total"), ("done", "total"), ("tiles_done", "tiles_planned"),
-                                  ("tiles_done", "tiles_total"), ("tile", "tiles"),
-                                  ("current", "total")):
-        done, total = getattr(event, done_attr, None), getattr(event, total_attr, None)
-        if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total > 0:
-            return float(done) / float(total)
-    return None
-
-
 def run_batch_steps(
     enhancer: SupportsEnhance,
     inputs: Iterable[str | Path],
@@ -234,9 +222,8 @@ def run_batch_steps(
                 target = _free_name(target, produced | protected)
 
         def forward(engine_event: Any, index: int = index, path: Path = path) -> None:
-            fraction = _fraction_of(engine_event)
-            if on_file_progress is not None and fraction is not None:
-                on_file_progress(event(index, path, "progress", max(0.0, min(1.0, fraction))))
+            if on_file_progress is not None:
+                on_file_progress(event(index, path, "progress", max(0.0, min(1.0, engine_event.fraction))))
 
         try:
             data = read_image(path)
@@ -280,14 +267,7 @@ def run_batch(
     on_file_progress: Callable[[BatchProgress], None] | None = None,
 ) -> BatchReport:
     """Run :func:`run_batch_steps` to the end, passing each step to ``on_progress``."""
-    steps = run_batch_steps(enhancer, inputs, out_dir, options, cancel, on_file_progress)
-    while True:
-        try:
-            step = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(step)
+    return run_to_end(run_batch_steps(enhancer, inputs, out_dir, options, cancel, on_file_progress), on_progress)
 
 
 def _key(path: Path) -> str:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from .errors import CancelledError, DeviceOutOfMemoryError, WeightsError
 from .guided_filter import guided_upsample
 from .model import MIRNet
+from .steps import run_to_end
 from .tiling import iter_tiled
 from .weights import WeightsInfo, load_weights
 
@@ -387,14 +388,7 @@ class Enhancer:
         cancel: threading.Event | None = None,
     ) -> np.ndarray:
         """Run :meth:`enhance_steps` to the end; raises :class:`CancelledError` when cancelled."""
-        steps = self.enhance_steps(image, mode, strength, cancel)
-        while True:
-            try:
-                event = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(event)
+        return run_to_end(self.enhance_steps(image, mode, strength, cancel), progress)
 
 
 def _validate(image: np.ndarray) -> np.ndarray:

@@ -18,11 +18,11 @@ import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 import numpy as np
 
-from .errors import CancelledError, DeviceOutOfMemoryError, InsufficientMemoryError
+from .errors import DeviceOutOfMemoryError, InsufficientMemoryError
+from .steps import CancelFlag, run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,6 @@ TileFn = Callable[[np.ndarray], np.ndarray]
 
 #: Smallest tile side the out-of-memory retry goes down to.
 MIN_TILE = 64
-
-
-class CancelFlag(Protocol):
-    """Anything with ``is_set()``, e.g. :class:`threading.Event`."""
-
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -215,16 +209,4 @@ def process_tiled(
     cancel: CancelFlag | None = None,
 ) -> np.ndarray:
     """Run :func:`iter_tiled` to the end; ``cancel.is_set()`` is checked before every tile."""
-    steps = iter_tiled(image, fn, tile, overlap, min_tile=min_tile)
-    try:
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise CancelledError()
-            try:
-                report = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(report)
-    finally:
-        steps.close()
+    return run_to_end(iter_tiled(image, fn, tile, overlap, min_tile=min_tile), progress, cancel)

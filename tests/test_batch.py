@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,8 @@ import pytest
 from PIL import Image
 
 from core.batch import BatchOptions, collect_inputs, plan_output, run_batch, run_batch_steps
+from core.engine import ProgressEvent
 from core.errors import CancelledError
-
-
-@dataclass(frozen=True)
-class FakeProgress:
-    done: int
-    total: int
 
 
 class FakeEnhancer:
@@ -36,7 +30,7 @@ class FakeEnhancer:
             if cancel is not None and cancel.is_set():
                 raise CancelledError()
             if progress is not None:
-                progress(FakeProgress(tile + 1, 4))
+                progress(ProgressEvent(tile + 1, 4, "tiles"))
         return np.sqrt(image).astype(np.float32)
 
 

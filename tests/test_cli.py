@@ -17,34 +17,6 @@ from core.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class _StubEnhancer:
-    """Used only while core.engine does not exist yet: the tiny model on the whole image."""
-
-    def __init__(self, weights: Path, device: str = "cpu") -> None:
-        from core.weights import load_weights
-
-        self.model, self.info = load_weights(weights, "cpu")
-        self.device_name = "cpu"
-
-    def enhance(self, image, mode="full", strength=1.0, progress=None, cancel=None):
-        import torch
-
-        with torch.inference_mode():
-            out = self.model(torch.from_numpy(image).permute(2, 0, 1)[None]).clamp(0, 1)
-        if progress is not None:
-            progress(1.0)
-        return out[0].permute(1, 2, 0).numpy().astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def engine_or_stub(monkeypatch):
-    import importlib.util
-
-    if importlib.util.find_spec("core.engine") is None:
-        monkeypatch.setattr(core.cli, "_make_enhancer",
-                            lambda weights, device: _StubEnhancer(core.cli._resolve_weights(weights), device))
-
-
 def _images(folder: Path, count: int, seed: int = 0) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
