@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import PRESETS  # noqa: E402
-from core.engine import EngineConfig, Enhancer, cpu_bf16_is_native  # noqa: E402
+from core.engine import DEFAULT_CONTEXT_WINDOW, EngineConfig, Enhancer, cpu_bf16_is_native  # noqa: E402
 from core.model import MIRNet  # noqa: E402
 from core.weights import load_weights  # noqa: E402
 
@@ -103,7 +103,7 @@ def bench_tile(model: MIRNet, photo: Path, repeats: int, sections: set[str]) -> 
     x = torch.from_numpy(crop).permute(2, 0, 1).unsqueeze(0).contiguous()
     xc = x.to(memory_format=torch.channels_last)
     model = model.eval()
-    model.set_context_window(EngineConfig().context_window)
+    model.set_context_window(DEFAULT_CONTEXT_WINDOW)
     print(f"\n[1] one 256x256 tile, context window {model.context_window}, min of {repeats}")
     with torch.inference_mode():
         model.to(memory_format=torch.contiguous_format)

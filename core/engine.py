@@ -55,6 +55,10 @@ def default_weights_path() -> Path:
     return Path(__file__).resolve().parent.parent / "resources" / "weights" / "lite.safetensors"
 
 
+#: Local pooling window used when the weights record none: 1.5x the 128 px training crop.
+DEFAULT_CONTEXT_WINDOW = 192
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """How the engine runs the network; defaults chosen by measurement (benchmarks/bench_engine.py)."""
@@ -65,7 +69,8 @@ class EngineConfig:
     overlap: int = 32
     #: Local window (full-resolution pixels) replacing global pooling; ~1.5x the 128 px training
     #: crop. None keeps the paper's global pooling (tiles then disagree with the whole image).
-    context_window: int | None = 192
+    #: "weights": the window the trainer recorded in the weights' metadata (else 192).
+    context_window: int | None | Literal["weights"] = "weights"
     #: Fixed tile side; None chooses it from free memory.
     tile: int | None = None
     #: Smallest tile the out-of-memory retry goes down to.
@@ -204,13 +209,24 @@ class Enhancer:
         else:
             self.info = WeightsInfo(path=Path("<in-memory model>"), config=model.config, preset=None)
         self.model = model.eval()
-        self.model.set_context_window(self.config.context_window)
+        self.context_window = self._resolve_context_window()
+        self.model.set_context_window(self.context_window)
         self._move(self.device)
         self.precision = self._choose_precision(self.config.precision)
         self.device_name = describe_device(self.device)
         log.info("engine on %s, precision %s, weights %s", self.device_name, self.precision, self.info.path)
 
     # -- setup ----------------------------------------------------------------------------------
+
+    def _resolve_context_window(self) -> int | None:
+        if self.config.context_window != "weights":
+            return self.config.context_window
+        recorded = self.info.extra.get("context_window")
+        try:
+            return int(recorded) if recorded not in (None, "", "none", "None") else DEFAULT_CONTEXT_WINDOW
+        except ValueError:
+            log.warning("ignoring unreadable context_window %r in %s", recorded, self.info.path)
+            return DEFAULT_CONTEXT_WINDOW
 
     def _move(self, device: torch.device) -> None:
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
@@ -374,7 +390,7 @@ class Enhancer:
         if cancel is not None and cancel.is_set():
             raise CancelledError()
         # The model may be shared (a passed-in model): (re)apply this engine's window each time.
-        self.model.set_context_window(self.config.context_window)
+        self.model.set_context_window(self.context_window)
         run = self._fast if mode == "fast" else self._full
         out = yield from run(pixels, cancel)
         return _blend_in_place(pixels, out, strength)

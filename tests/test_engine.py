@@ -307,3 +307,16 @@ def test_guided_upsample_reproduces_affine_maps():
     out = guided_upsample(full, small, 2.0 * small + 0.1, radius=2, eps=1e-6)
     assert out.shape == full.shape and out.dtype == np.float32
     assert _psnr(out, 2.0 * full + 0.1) > 40.0
+
+
+def test_context_window_comes_from_the_weights(tmp_path):
+    from core.engine import DEFAULT_CONTEXT_WINDOW
+    from core.weights import save_weights
+
+    model = _tiny_model()
+    recorded = save_weights(tmp_path / "w.safetensors", model, extra={"context_window": "96"})
+    unrecorded = save_weights(tmp_path / "plain.safetensors", model)
+    assert Enhancer(recorded, device="cpu").context_window == 96
+    assert Enhancer(unrecorded, device="cpu").context_window == DEFAULT_CONTEXT_WINDOW
+    fixed = Enhancer(recorded, device="cpu", config=EngineConfig(context_window=None))
+    assert fixed.context_window is None and fixed.model.context_window is None
