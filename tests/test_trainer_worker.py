@@ -91,7 +91,7 @@ def test_worker_runs_and_reports_json_lines(dataset: Path, tmp_path: Path) -> No
     config.write_text(json.dumps(tiny_config(dataset, out, epochs=2)))
     proc = start_worker(config)
     events = read_events(proc)
-    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    assert proc.wait(timeout=240) == 0, proc.stderr.read() if proc.stderr else ""
     kinds = [e["event"] for e in events]
     assert kinds[0] == "started" and kinds[-1] == "done"
     assert "step" in kinds
@@ -118,7 +118,7 @@ def test_worker_stop_file_then_resume_continues(dataset: Path, tmp_path: Path) -
     assert events[-1]["epoch"] == 1
     (out / "STOP").touch()
     events += read_events(proc)
-    assert proc.wait(timeout=60) == 1
+    assert proc.wait(timeout=240) == 1
     assert events[-1]["event"] == "cancelled"
     stopped_after = events[-1]["epochs_done"]
     assert 1 <= stopped_after < 40
@@ -134,7 +134,7 @@ def test_worker_stop_file_then_resume_continues(dataset: Path, tmp_path: Path) -
     config.write_text(json.dumps(cfg))
     proc = start_worker(config, "--resume")
     events = read_events(proc)
-    assert proc.wait(timeout=60) == 0
+    assert proc.wait(timeout=240) == 0
     assert [e["epoch"] for e in events if e["event"] == "epoch"] == [stopped_after + 1]
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert [h["epoch"] for h in history] == list(range(1, stopped_after + 2))
@@ -150,7 +150,7 @@ def test_worker_sigterm_cancels(dataset: Path, tmp_path: Path) -> None:
     read_events(proc, until="epoch")
     proc.terminate()
     events = read_events(proc)
-    assert proc.wait(timeout=60) == 1
+    assert proc.wait(timeout=240) == 1
     assert events[-1]["event"] == "cancelled"
 
 
@@ -163,13 +163,13 @@ def test_worker_reports_dataset_and_config_errors(tmp_path: Path) -> None:
     config.write_text(json.dumps(tiny_config(bad, tmp_path / "run", val_split=0.5)))
     proc = start_worker(config)
     events = read_events(proc)
-    assert proc.wait(timeout=60) == 2
+    assert proc.wait(timeout=240) == 2
     assert events[-1]["event"] == "error" and "high partner" in events[-1]["message"]
 
     config.write_text("{not json")
     proc = start_worker(config)
     events = read_events(proc)
-    assert proc.wait(timeout=60) == 2
+    assert proc.wait(timeout=240) == 2
     assert [e["event"] for e in events] == ["error"] and "configuration" in events[0]["message"]
 
 
@@ -179,13 +179,13 @@ def test_resume_refused_for_changed_config_is_an_error(dataset: Path, tmp_path: 
     config.write_text(json.dumps(tiny_config(dataset, out, epochs=1)))
     proc = start_worker(config)
     read_events(proc)
-    assert proc.wait(timeout=60) == 0
+    assert proc.wait(timeout=240) == 0
     changed = tiny_config(dataset, out, epochs=2)
     changed["data"]["crop"] = 16
     config.write_text(json.dumps(changed))
     proc = start_worker(config, "--resume")
     events = read_events(proc)
-    assert proc.wait(timeout=60) == 2
+    assert proc.wait(timeout=240) == 2
     assert events[-1]["event"] == "error" and "different configuration" in events[-1]["message"]
 
 
