@@ -483,6 +483,8 @@ def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); a saved photo gets the usual umask-based mode.
+        os.chmod(tmp, 0o666 & ~_current_umask())
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -495,6 +497,12 @@ def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
         if isinstance(exc, OSError):
             raise ImageWriteError(path, f"writing failed ({exc.strerror or exc})") from exc
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _move_without_clobbering(tmp: Path, path: Path) -> None:

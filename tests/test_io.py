@@ -360,3 +360,13 @@ def test_unique_path(tmp_path):
     assert unique_path(target) == tmp_path / "name (1).png"
     (tmp_path / "name (1).png").write_bytes(b"x")
     assert unique_path(target) == tmp_path / "name (2).png"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    out = write_image(tmp_path / "perm.png", np.full((8, 8, 3), 0.5, np.float32))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
