@@ -16,16 +16,9 @@ from core.errors import CancelledError, WeightsError
 from core.model import MIRNet
 
 TINY = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1)
-HAS_EXPOSURE = "exposure_key" in {f.name for f in dataclasses.fields(MIRNetConfig)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP hand-off costs on a busy shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny_model(config: MIRNetConfig = TINY, seed: int = 0) -> MIRNet:
@@ -241,7 +234,6 @@ def test_cuda_requested_without_cuda():
         Enhancer(model=_tiny_model(), device="cuda")
 
 
-@pytest.mark.skipif(not HAS_EXPOSURE, reason="model without exposure normalisation")
 def test_exposure_gain_measured_once_on_whole_image():
     config = dataclasses.replace(TINY, exposure_key=0.11)
     model = _tiny_model(config)
@@ -252,7 +244,6 @@ def test_exposure_gain_measured_once_on_whole_image():
     assert whole.mean() > image.mean() * 1.5  # the gain brightens
 
 
-@pytest.mark.skipif(not HAS_EXPOSURE, reason="model without exposure normalisation")
 def test_exposure_gain_by_strips_matches_direct(monkeypatch):
     monkeypatch.setattr(engine, "_DIRECT_GAIN_PIXELS", 1000)
     model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))

@@ -17,13 +17,7 @@ from core.weights import load_weights, save_weights
 TINY = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP hand-off costs on a busy shared CPU (100x here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(config: MIRNetConfig = TINY, seed: int = 0) -> MIRNet:
