@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import PRESETS  # noqa: E402
 from core.engine import DEFAULT_CONTEXT_WINDOW, EngineConfig, Enhancer, cpu_bf16_is_native  # noqa: E402
+from core.metrics import psnr  # noqa: E402
 from core.model import MIRNet  # noqa: E402
 from core.weights import load_weights  # noqa: E402
 
@@ -91,11 +92,6 @@ def read_rgb(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     rgb = np.empty(bgr.shape, np.float32)
     np.multiply(bgr[:, :, ::-1], np.float32(1 / 255), out=rgb)
     return rgb
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 def bench_tile(model: MIRNet, photo: Path, repeats: int, sections: set[str]) -> None:
