@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,13 @@ import torch
 from PIL import Image
 
 from core.errors import CancelledError
+from core.metrics import ssim
 from core.weights import load_weights
 from trainer.checkpoint import CheckpointError
 from trainer.config import DataConfig, OptimConfig, TrainConfig
 from trainer.data import DatasetError, discover_pairs, iterate_crop_batches, load_pairs, resolve_layout
-from trainer.loop import EpochEvent, StepEvent, train
+from trainer.loop import EpochEvent, StepEvent, ema_decay_at, train
+from trainer.losses import restoration_loss, ssim_torch
 
 
 def _smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -120,6 +123,15 @@ def test_one_epoch_writes_loadable_weights_and_reports(lol_dataset: Path, tmp_pa
     assert np.isfinite(epoch_events[0].metrics["val_psnr"])
 
 
+def test_ema_follows_early_training_then_settles_at_its_decay() -> None:
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
+    # ~1300 steps (a CPU run of the lite preset): averaging window ~150 steps, not ~1000.
+    assert 0.99 < ema_decay_at(0.999, 1300) < 0.995
+    assert ema_decay_at(0.999, 100_000) == 0.999
+    decays = [ema_decay_at(0.999, n) for n in range(0, 20_000, 97)]
+    assert decays == sorted(decays)
+
+
 def test_resume_continues_exactly(lol_dataset: Path, tmp_path: Path) -> None:
     straight = train(_config(lol_dataset, tmp_path / "straight", epochs=2))
     train(_config(lol_dataset, tmp_path / "split", epochs=1))
@@ -130,6 +142,36 @@ def test_resume_continues_exactly(lol_dataset: Path, tmp_path: Path) -> None:
     for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(ta, tb, atol=1e-6), name
     assert resumed.history[-1]["val_psnr"] == pytest.approx(straight.history[-1]["val_psnr"], abs=1e-4)
+
+
+def test_ssim_loss_matches_the_reported_metric() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.random((2, 3, 40, 36)).astype(np.float32)
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype(np.float32)
+    expected = np.mean([ssim(a[i].transpose(1, 2, 0), b[i].transpose(1, 2, 0)) for i in range(2)])
+    got = float(ssim_torch(torch.from_numpy(a), torch.from_numpy(b)))
+    assert got == pytest.approx(expected, abs=1e-4)
+    pred = torch.from_numpy(b).requires_grad_()
+    restoration_loss(pred, torch.from_numpy(a), 1e-3, ssim_weight=0.5).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_fine_tuning_starts_from_the_given_weights(lol_dataset: Path, tmp_path: Path) -> None:
+    first = train(_config(lol_dataset, tmp_path / "first"))
+    tuned = train(_config(lol_dataset, tmp_path / "tuned", lr=0.0, init_weights=str(first.last_weights)))
+    a, _ = load_weights(first.last_weights)
+    b, _ = load_weights(tuned.last_weights)
+    for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(ta, tb), name
+    assert tuned.history[0]["val_psnr"] == pytest.approx(first.history[0]["val_psnr"], abs=1e-4)
+
+
+def test_fine_tuning_refuses_weights_of_another_preset(lol_dataset: Path, tmp_path: Path) -> None:
+    first = train(_config(lol_dataset, tmp_path / "first"))
+    other = _config(lol_dataset, tmp_path / "other", init_weights=str(first.last_weights))
+    other = replace(other, preset="lite")
+    with pytest.raises(ValueError, match="holds a 'tiny' model.*'lite' preset"):
+        train(other)
 
 
 def test_resume_refuses_a_changed_config(lol_dataset: Path, tmp_path: Path) -> None:

@@ -39,6 +39,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 autocast on GPU, fp32 on CPU")
+    parser.add_argument("--ssim-weight", type=float, default=0.0,
+                        help="add this weight times (1 - SSIM) to the Charbonnier loss (default 0)")
+    parser.add_argument("--init-weights", metavar="FILE",
+                        help="fine-tune: start from these weights (same preset) instead of a random init")
     parser.add_argument("--no-augment", action="store_true", help="no darkening / sensor-noise augmentation")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--seed", type=int, default=0)
@@ -63,7 +67,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         context_window=args.context_window,
         augment=augment,
         optim=OptimConfig(lr=args.lr, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-                          plateau_patience=args.plateau_patience),
+                          plateau_patience=args.plateau_patience, ssim_weight=args.ssim_weight),
+        init_weights=args.init_weights,
         time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )
 

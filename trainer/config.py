@@ -62,6 +62,8 @@ class OptimConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = 1.0
     charbonnier_eps: float = 1e-3
+    # Weight of an extra (1 - SSIM) loss term; 0 = Charbonnier only, as the paper.
+    ssim_weight: float = 0.0
     ema_decay: float | None = 0.999
 
 
@@ -84,6 +86,8 @@ class TrainConfig:
     context_window: int | None = None
     # Stop (with a resumable checkpoint) after this many seconds; None = no limit.
     time_limit_s: float | None = None
+    # Start from these weights (same architecture as ``preset``) instead of a random init: fine-tuning.
+    init_weights: str | None = None
 
     @property
     def effective_context_window(self) -> int:
@@ -99,6 +103,12 @@ class TrainConfig:
         for volatile in ("epochs", "out_dir", "time_limit_s", "device", "compile"):
             d.pop(volatile, None)
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("train_dir", "val_dir")}
+        # Options added after runs were already made leave the fingerprint alone while at their
+        # defaults, so those runs stay resumable.
+        if d.get("init_weights") is None:
+            d.pop("init_weights", None)
+        if not d["optim"].get("ssim_weight"):
+            d["optim"].pop("ssim_weight", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod

@@ -22,7 +22,7 @@ from core.errors import CancelledError
 from core.exposure import gain_for
 from core.metrics import psnr, ssim
 from core.model import MIRNet, count_parameters
-from core.weights import save_weights
+from core.weights import load_weights, save_weights
 
 from . import distributed as dist_utils
 from .augment import degrade_low
@@ -36,6 +36,7 @@ from .data import (
     select_pairs,
     steps_per_epoch,
 )
+from .losses import restoration_loss
 from .plots import write_curves
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,6 @@ class TrainResult:
 
 
 Callback = Callable[[StepEvent | EpochEvent], None]
-
-
-def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
-    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
 
 
 def select_device(name: str) -> torch.device:
@@ -163,6 +160,25 @@ def _whole_image_gain(model_cfg: MIRNetConfig, items: list[PairImages], index: n
     return gain_for(log_avg * darkening.float(), model_cfg.exposure_key)
 
 
+def ema_decay_at(decay: float, updates: int) -> float:
+    """Effective EMA decay after ``updates`` optimiser steps: ``min(decay, (1+n)/(10+n))``.
+
+    A fixed 0.999 averages over ~1000 steps, longer than a whole CPU run of a few thousand
+    steps, so validation (which uses the EMA) lagged the trained model by over 1 dB; the
+    warm-up lets the average follow early training and settle at ``decay`` later.
+    """
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
+def _initial_state(path: str, model_cfg: MIRNetConfig, preset: str) -> dict[str, torch.Tensor]:
+    """The tensors of ``path`` for fine-tuning; its architecture must be the run's preset."""
+    source, info = load_weights(path)
+    if source.config != model_cfg:
+        raise ValueError(f"--init-weights {path} holds a '{info.preset or 'custom'}' model, "
+                         f"but this run trains the '{preset}' preset; pick weights of that preset")
+    return source.state_dict()
+
+
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
@@ -209,7 +225,10 @@ def train(
             f"on {dist.world_size} process(es); lower --batch or raise the samples per epoch."
         )
 
-    model = MIRNet(model_cfg).to(device)
+    model = MIRNet(model_cfg)
+    if cfg.init_weights and not resume:
+        model.load_state_dict(_initial_state(cfg.init_weights, model_cfg, cfg.preset))
+    model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval() if cfg.optim.ema_decay else None
@@ -275,14 +294,14 @@ def train(
                 low = low.contiguous(memory_format=torch.channels_last)
             with _autocast(device, cfg.precision):
                 pred = train_model(low, exposure)
-            loss = charbonnier(pred.float(), high, cfg.optim.charbonnier_eps)
+            loss = restoration_loss(pred.float(), high, cfg.optim.charbonnier_eps, cfg.optim.ssim_weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.optim.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             optimiser.step()
             if ema is not None:
-                _ema_update(ema, model, cfg.optim.ema_decay)
+                _ema_update(ema, model, ema_decay_at(cfg.optim.ema_decay, epoch * steps + step))
             losses.append(loss.detach())
             if callback is not None and (step % 10 == 0 or step == steps - 1):
                 callback(StepEvent(epoch + 1, cfg.epochs, step + 1, steps, float(loss.detach()),
