@@ -160,6 +160,28 @@ def test_settings_page_refuses_existing_name_and_big_batch(qtbot, env: Path, dat
     wizard.reject()
 
 
+def test_settings_page_offers_fine_tuning_of_the_current_model(qtbot, env: Path, dataset: Path,
+                                                                tmp_path: Path) -> None:
+    from core.config import get_preset
+    from core.model import MIRNet
+    from core.weights import save_weights
+
+    current = save_weights(tmp_path / "current.safetensors", MIRNet(get_preset("tiny")), epochs=3)
+    wizard = make_wizard(qtbot, current_weights=current)
+    choose_data(qtbot, wizard, dataset)
+    page = wizard.settings_page
+    tiny_settings(wizard, epochs=1, name="tuned")
+    assert page.fine_tune_check.isEnabled() and page.fine_tune_check.isChecked()
+    assert page.plan().config.init_weights == str(current)
+    page.fine_tune_check.setChecked(False)
+    assert page.plan().config.init_weights is None
+    page.fine_tune_check.setChecked(True)
+    page.preset_combo.setCurrentIndex(page.preset_combo.findData("lite"))
+    assert not page.fine_tune_check.isEnabled() and "'tiny'" in page.fine_tune_check.text()
+    assert page.new_config().init_weights is None
+    wizard.reject()
+
+
 def test_cancel_then_resume_continues_from_checkpoint(qtbot, env: Path, dataset: Path) -> None:
     wizard = make_wizard(qtbot)
     choose_data(qtbot, wizard, dataset)

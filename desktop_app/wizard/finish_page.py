@@ -25,7 +25,7 @@ from trainer.user_models import install_weights, user_models_dir
 
 from ..workers import JobRunner, Worker
 from .evaluation import EvalRow, compare_on_validation
-from .state import RunPlan
+from .state import RunPlan, default_weights
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class FinishPage(QWizardPage):
         for r in range(len(ROW_KEYS)):
             for c in range(2):
                 self.table.setItem(r, c, QTableWidgetItem("…"))
-        current = getattr(context, "current_weights", None) or _default_weights()
+        current = getattr(context, "current_weights", None) or default_weights()
         self.evaluating = True
         self.eval_label.setText("Measuring on the validation images…")
         worker = Worker(compare_on_validation, self._plan.config, self._weights, current, name="compare models")
@@ -207,10 +207,3 @@ class FinishPage(QWizardPage):
                     font = QFont(item.font())
                     font.setBold(r == best)
                     item.setFont(font)
-
-
-def _default_weights() -> Path | None:
-    from ..engine import default_weights_path
-
-    path = default_weights_path()
-    return path if path.is_file() else None

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -25,6 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import PRESETS
+from core.errors import CoreError
+from core.weights import WeightsInfo, read_weights_info
 from trainer.config import DataConfig, TrainConfig
 from trainer.probe import ProbeResult, preset_parameters, probe_epoch_time
 from trainer.user_models import RunInfo, find_runs, safe_name
@@ -57,6 +60,16 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def _weights_info(path: Path | None) -> WeightsInfo | None:
+    if path is None:
+        return None
+    try:
+        return read_weights_info(path)
+    except CoreError as exc:  # an unreadable current model only means "train from scratch"
+        log.warning("cannot fine-tune %s: %s", path, exc)
+        return None
+
+
 def default_run_name() -> str:
     return "retrain-" + dt.datetime.now().strftime("%Y%m%d-%H%M")
 
@@ -64,9 +77,11 @@ def default_run_name() -> str:
 class SettingsPage(QWizardPage):
     """New-run settings or the choice of an unfinished run; the epoch time is probed off the UI thread."""
 
-    def __init__(self, runs_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, runs_dir: Path, start_weights: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runs_dir = runs_dir
+        self.start_weights = start_weights
+        self._start_info = _weights_info(start_weights)
         self.setTitle("Training settings")
         self.setSubTitle("Pick the model size and how long to train. The time per epoch is measured on "
                          "this computer with a few real training steps.")
@@ -114,6 +129,8 @@ class SettingsPage(QWizardPage):
         for spin in (self.epochs_spin, self.crop_spin, self.batch_spin):
             spin.setMinimumWidth(90)
             spin.setMaximumWidth(110)
+        self.fine_tune_check = QCheckBox()
+        self.fine_tune_check.setChecked(self._start_info is not None)
         self.name_edit = QLineEdit(default_run_name())
         self.name_edit.setMaximumWidth(360)
         self.estimate_label = QLabel("")
@@ -133,6 +150,7 @@ class SettingsPage(QWizardPage):
         crop_row.addStretch(1)
         form.addRow("Training crop:", crop_row)
         form.addRow("Device:", self.device_combo)
+        form.addRow("Start from:", self.fine_tune_check)
         form.addRow("Run name:", self.name_edit)
         form.addRow("Estimate:", self.estimate_label)
 
@@ -164,10 +182,12 @@ class SettingsPage(QWizardPage):
         for signal in (self.preset_combo.currentIndexChanged, self.crop_spin.valueChanged,
                        self.batch_spin.valueChanged, self.device_combo.currentIndexChanged):
             signal.connect(self._on_probe_input_changed)
+        self.preset_combo.currentIndexChanged.connect(self._update_fine_tune)
         self.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.name_edit.textChanged.connect(self._on_name_changed)
         self.mode_group.buttonToggled.connect(self._on_mode_toggled)
         self.run_combo.currentIndexChanged.connect(self._on_run_chosen)
+        self._update_fine_tune()
 
     # ------------------------------------------------------------------ wizard hooks
     def initializePage(self) -> None:  # noqa: N802
@@ -211,6 +231,10 @@ class SettingsPage(QWizardPage):
         i = self.run_combo.currentIndex()
         return self.runs[i] if self.is_resume() and 0 <= i < len(self.runs) else None
 
+    def fine_tunes(self) -> bool:
+        """Whether the new run starts from the current model rather than from scratch."""
+        return self.fine_tune_check.isEnabled() and self.fine_tune_check.isChecked()
+
     def run_name(self) -> str:
         return safe_name(self.name_edit.text(), default="")
 
@@ -223,7 +247,8 @@ class SettingsPage(QWizardPage):
                           val_max_side=1024)
         return TrainConfig(out_dir=str(self.runs_dir / (self.run_name() or "run")), data=data,
                            preset=str(self.preset_combo.currentData()), epochs=self.epochs_spin.value(),
-                           device=str(self.device_combo.currentData()))  # type: ignore[arg-type]
+                           device=str(self.device_combo.currentData()),  # type: ignore[arg-type]
+                           init_weights=str(self.start_weights) if self.fine_tunes() else None)
 
     def problem(self) -> str:
         """Why Start cannot be pressed ("" when it can)."""
@@ -314,6 +339,22 @@ class SettingsPage(QWizardPage):
                 self._schedule_probe()
 
     # ------------------------------------------------------------------ helpers
+    def _update_fine_tune(self) -> None:
+        """Fine-tuning needs current weights of the chosen model size."""
+        info = self._start_info
+        preset = self.preset_combo.currentData()
+        if info is None:
+            self.fine_tune_check.setEnabled(False)
+            self.fine_tune_check.setText("Random weights (no current model found to fine-tune)")
+        elif info.preset != preset:
+            self.fine_tune_check.setEnabled(False)
+            self.fine_tune_check.setText(f"Random weights (the current model is '{info.preset or 'custom'}'; "
+                                         f"choose that size to fine-tune it)")
+        else:
+            self.fine_tune_check.setEnabled(True)
+            self.fine_tune_check.setText(f"The current model ({Path(info.path).name}): fine-tuning needs far "
+                                         "fewer epochs than random weights")
+
     def _update_mode(self) -> None:
         resume = self.is_resume()
         self.new_box.setEnabled(not resume)

@@ -68,3 +68,11 @@ def format_duration(seconds: float | None) -> str:
     if m:
         return f"{m}m{s:02d}s"
     return f"{s} s"
+
+
+def default_weights() -> Path | None:
+    """The bundled default model, when it is installed."""
+    from ..engine import default_weights_path
+
+    path = default_weights_path()
+    return path if path.is_file() else None

@@ -14,7 +14,7 @@ from trainer.user_models import find_runs, runs_dir
 from .data_page import DataPage
 from .finish_page import FinishPage
 from .settings_page import SettingsPage
-from .state import RunPlan, WizardContext
+from .state import RunPlan, WizardContext, default_weights
 from .training_page import TrainingPage
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class RetrainWizard(QWizard):
         self.resize(860, 700)
 
         self.data_page = DataPage()
-        self.settings_page = SettingsPage(self.runs_dir)
+        self.settings_page = SettingsPage(self.runs_dir, self.context.current_weights or default_weights())
         self.training_page = TrainingPage()
         self.finish_page = FinishPage()
         for page_id, page in enumerate((self.data_page, self.settings_page, self.training_page, self.finish_page)):
