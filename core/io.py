@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
+from .atomic import umask_mode
 from .errors import ImageReadError, ImageWriteError
 
 log = logging.getLogger(__name__)
@@ -484,7 +485,7 @@ def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); a saved photo gets the usual umask-based mode.
-        os.chmod(tmp, 0o666 & ~_current_umask())
+        os.chmod(tmp, umask_mode())
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -497,12 +498,6 @@ def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
         if isinstance(exc, OSError):
             raise ImageWriteError(path, f"writing failed ({exc.strerror or exc})") from exc
         raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _move_without_clobbering(tmp: Path, path: Path) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from core.atomic import write_atomically
 from core.errors import CoreError
 
 RESUME_FILE = "resume_state.pt"
@@ -20,17 +19,7 @@ class CheckpointError(CoreError):
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -39,17 +28,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def save_resume_state(out_dir: Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) to ``out_dir/resume_state.pt``."""
-    path = out_dir / RESUME_FILE
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{RESUME_FILE}.", suffix=".tmp", dir=out_dir)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(out_dir / RESUME_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def load_resume_state(out_dir: Path, fingerprint: str) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from typing import Any
 
 import platformdirs
 
+from core.atomic import umask_mode
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "lowlight-studio"
@@ -68,6 +70,7 @@ def install_weights(src: str | Path, name: str, folder: str | Path | None = None
             shutil.copyfileobj(inp, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, umask_mode())
         for n in range(1, 10_000):
             dest = target_dir / f"{stem}{'' if n == 1 else f'-{n}'}{WEIGHTS_SUFFIX}"
             if dest.exists():
