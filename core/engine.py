@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from .errors import CancelledError, DeviceOutOfMemoryError, WeightsError
 from .guided_filter import guided_upsample
 from .model import MIRNet
-from .steps import run_to_end
+from .steps import map_steps, run_to_end
 from .tiling import iter_tiled
 from .weights import WeightsInfo, load_weights
 
@@ -335,17 +335,13 @@ class Enhancer:
         total = image.shape[0] * image.shape[1]
         yield ProgressEvent(0, total, stage)
         try:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise CancelledError()
-                try:
-                    report = next(steps)
-                except StopIteration as stop:
-                    return stop.value
-                yield ProgressEvent(report.covered, total, stage,
-                                    f"tile {report.tiles_done} of {report.tiles_planned} ({report.tile_size} px)")
+            return (yield from map_steps(
+                steps,
+                lambda report: ProgressEvent(report.covered, total, stage, f"tile {report.tiles_done} of "
+                                             f"{report.tiles_planned} ({report.tile_size} px)"),
+                cancel,
+            ))
         finally:
-            steps.close()
             if self._run_device != self.device:
                 self._move(self.device)
 
