@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
+
+# The shoulder's knee, in linear light (sRGB ~0.93); core/exposure.py documents the curve.
+DEFAULT_KNEE = 0.85
 
 PresetName = Literal["lite", "standard", "paper"]
 
@@ -29,6 +32,12 @@ class MIRNetConfig:
     # Target log-average luminance of the exposure-normalised input (see core/exposure.py);
     # None feeds the image as it is, as in the paper.
     exposure_key: float | None = None
+    # Linear level where the exposure gain's highlight shoulder starts (core/exposure.expose);
+    # None clips at 1 as weights trained before the shoulder expect.
+    highlight_knee: float | None = None
+    # Bins of the log-luminance histogram the auto-exposure head reads (core/auto_exposure.py);
+    # None: no head, the gain reaches the fixed ``exposure_key``.
+    auto_exposure_bins: int | None = None
 
     def __post_init__(self) -> None:
         if self.channels < 4 or self.num_rrg < 1 or self.num_mrb < 1:
@@ -39,11 +48,20 @@ class MIRNetConfig:
             raise ValueError("channel_factor must be >= 1")
         if self.exposure_key is not None and not 0.0 < self.exposure_key < 1.0:
             raise ValueError("exposure_key must be in (0, 1)")
+        if self.highlight_knee is not None and not 0.0 < self.highlight_knee < 1.0:
+            raise ValueError("highlight_knee must be in (0, 1)")
+        if self.auto_exposure_bins is not None and not 4 <= self.auto_exposure_bins <= 256:
+            raise ValueError("auto_exposure_bins must be 4..256")
 
     @property
     def size_multiple(self) -> int:
         """Input sides are padded internally to a multiple of this."""
         return 2 ** (self.num_streams - 1)
+
+    @property
+    def shape_only(self) -> MIRNetConfig:
+        """The same network body without the exposure extras: what a preset's size means."""
+        return replace(self, highlight_knee=None, auto_exposure_bins=None)
 
     def stream_channels(self, k: int) -> int:
         return int(round(self.channels * self.channel_factor**k))
@@ -64,15 +82,19 @@ class MIRNetConfig:
         return cls.from_dict(json.loads(text))
 
 
+# Presets train with the highlight shoulder; the auto-exposure head is fitted after training.
 PRESETS: dict[str, MIRNetConfig] = {
     # For tests and smoke runs only: trains in seconds, enhances nothing well.
-    "tiny": MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, channel_factor=1.5, exposure_key=0.11),
+    "tiny": MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, channel_factor=1.5, exposure_key=0.11,
+                        highlight_knee=DEFAULT_KNEE),
     # Small enough to train on a 2-core CPU and to run a 12 MP photo in well under a minute:
     # one MRB per group halves the cost of the 2x2 layout (13.6 vs 25.8 GFLOP per 256x256).
     # 0.11 is the median log-average luminance of well-exposed SICE frames.
-    "lite": MIRNetConfig(channels=16, num_rrg=2, num_mrb=1, channel_factor=1.5, exposure_key=0.11),
+    "lite": MIRNetConfig(channels=16, num_rrg=2, num_mrb=1, channel_factor=1.5, exposure_key=0.11,
+                        highlight_knee=DEFAULT_KNEE),
     # Middle ground for a GPU.
-    "standard": MIRNetConfig(channels=32, num_rrg=3, num_mrb=2, channel_factor=1.5, exposure_key=0.11),
+    "standard": MIRNetConfig(channels=32, num_rrg=3, num_mrb=2, channel_factor=1.5, exposure_key=0.11,
+                            highlight_knee=DEFAULT_KNEE),
     # The paper's size: 64 channels, 3 RRG, 2 MRB, channels doubling per scale.
     "paper": MIRNetConfig(channels=64, num_rrg=3, num_mrb=2, channel_factor=2.0),
 }

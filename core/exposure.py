@@ -40,7 +40,7 @@ def log_average_luminance(image: torch.Tensor) -> torch.Tensor:
     return torch.exp(torch.log(luma + _LOG_EPS).mean(dim=(1, 2)))
 
 
-def gain_for(log_average: torch.Tensor, key: float) -> torch.Tensor:
+def gain_for(log_average: torch.Tensor, key: float | torch.Tensor) -> torch.Tensor:
     """Linear-light gain that brings a log-average luminance to ``key`` (clamped to a sane range)."""
     return (key / log_average.clamp(min=1e-6)).clamp(*GAIN_RANGE)
 
@@ -49,3 +49,55 @@ def apply_gain(image: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     """Scale ``(N, 3, H, W)`` sRGB by per-image ``gain`` (shape ``(N,)``) in linear light; clips at 1."""
     g = gain.to(torch.float32).view(-1, 1, 1, 1)
     return linear_to_srgb(srgb_to_linear(image.float()) * g).to(image.dtype)
+
+
+
+
+def _shoulder_rate(span: torch.Tensor, iterations: int = 60) -> torch.Tensor:
+    """The ``a > 0`` with ``log1p(a * span) == a`` (slope 1 at the knee), by bisection; 0 where span <= 1."""
+    span = span.to(torch.float64)
+    lo = torch.zeros_like(span)
+    hi = 2.0 * torch.log(span.clamp(min=1.0)) + 4.0
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        above = torch.log1p(mid * span) > mid  # h(a) = log1p(a T) - a is > 0 below the root
+        lo = torch.where(above, mid, lo)
+        hi = torch.where(above, hi, mid)
+    return torch.where(span > 1.0 + 1e-9, 0.5 * (lo + hi), torch.zeros_like(span))
+
+
+def highlight_shoulder(linear: torch.Tensor, white: torch.Tensor, knee: float = 0.85) -> torch.Tensor:
+    """Roll ``linear`` light off smoothly so the level ``white`` (per image, shape ``(N,)``) lands on 1.
+
+    Identity up to ``knee``; above it a logarithmic shoulder ``knee + (1-knee) log1p(a t) / log1p(a T)``
+    with ``t = (x-knee)/(1-knee)`` and ``T`` the same for ``white``, and ``a`` chosen so the slope is 1
+    at the knee (continuous first derivative). Monotone, never above 1, and the identity when
+    ``white <= 1``. With ``white`` = the gain applied to a photo, what was white stays white and
+    everything below it keeps a visible falloff instead of clipping: a lamp keeps its core.
+    """
+    n = linear.shape[0]
+    w = torch.as_tensor(white, dtype=torch.float64, device=linear.device).reshape(-1).expand(n)
+    span = ((w - knee) / (1.0 - knee)).clamp(min=1.0)
+    rate = _shoulder_rate(span)
+    x = linear.float()
+    t = ((x - knee) / (1.0 - knee)).clamp(min=0.0)
+    rate_f = rate.to(torch.float32).view(n, 1, 1, 1)
+    span_f = span.to(torch.float32).view(n, 1, 1, 1)
+    denominator = torch.log1p(rate_f * span_f)
+    compressed = torch.where(rate_f > 0, torch.log1p(rate_f * t.clamp(max=span_f)) / denominator.clamp(min=1e-12),
+                             t.clamp(max=1.0))
+    rolled = knee + (1.0 - knee) * compressed
+    return torch.where(x > knee, rolled, x).clamp(max=1.0)
+
+
+def expose(image: torch.Tensor, gain: torch.Tensor, knee: float | None,
+           white: torch.Tensor | None = None) -> torch.Tensor:
+    """Scale sRGB ``image`` by per-image ``gain`` in linear light, then roll highlights off with
+    :func:`highlight_shoulder` (white point ``white``, by default the gain: what was white stays
+    white) or, with ``knee=None``, clip at 1."""
+    if knee is None:
+        return apply_gain(image, gain)
+    g = gain.to(torch.float32).reshape(-1)
+    w = g if white is None else white.to(torch.float32).reshape(-1)
+    linear = srgb_to_linear(image.float().clamp(0.0, 1.0)) * g.view(-1, 1, 1, 1)
+    return linear_to_srgb(highlight_shoulder(linear, w.clamp(min=1.0), knee)).to(image.dtype)

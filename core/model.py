@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import MIRNetConfig
-from .exposure import apply_gain, gain_for, log_average_luminance
+from .auto_exposure import ExposureHead
+from .exposure import expose, gain_for, log_average_luminance
 
 
 def is_global_window(window: int | None, height: int, width: int) -> bool:
@@ -292,6 +293,7 @@ class MIRNet(nn.Module):
         self.head = nn.Conv2d(head_in, c, 3, padding=1)
         self.groups = nn.Sequential(*[ResidualRecurrentGroup(config) for _ in range(config.num_rrg)])
         self.tail = nn.Conv2d(c, config.out_channels, 3, padding=1)
+        self.exposure_head = ExposureHead(config.auto_exposure_bins) if config.auto_exposure_bins else None
 
     def set_context_window(self, pixels: int | None) -> None:
         """Use a local ``pixels``-wide mean (at full resolution) instead of global pooling.
@@ -321,13 +323,16 @@ class MIRNet(nn.Module):
         return None
 
     def exposure_gain(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Per-image gain of the exposure normalisation for whole images ``x`` (None if unused).
+        """Per-image automatic gain of the exposure normalisation for whole images ``x`` (None if
+        unused): to the key the exposure head predicts for the content, else the fixed key.
 
-        Tiled inference computes it once on the whole picture and passes it to every tile.
+        Tiled inference computes it once on the whole picture and passes it to every tile; the
+        user's exposure (EV) multiplies it by ``2**EV``.
         """
         if self.config.exposure_key is None:
             return None
-        return gain_for(log_average_luminance(x), self.config.exposure_key)
+        key = self.exposure_head(x) if self.exposure_head is not None else self.config.exposure_key
+        return gain_for(log_average_luminance(x), key)
 
     def forward(self, x: torch.Tensor, exposure_gain: torch.Tensor | None = None) -> torch.Tensor:
         """Enhance ``x``; ``exposure_gain`` (shape ``(N,)``) overrides the gain measured on ``x``."""
@@ -339,7 +344,7 @@ class MIRNet(nn.Module):
             base, head_input = padded, padded
         else:
             gain = exposure_gain if exposure_gain is not None else self.exposure_gain(padded)
-            base = apply_gain(padded, gain.to(padded.device))
+            base = expose(padded, gain.to(padded.device), self.config.highlight_knee)
             head_input = torch.cat([padded, base], dim=1)
         out = base + self.tail(self.groups(self.head(head_input)))
         return out[..., :h, :w]

@@ -70,7 +70,7 @@ class WeightsInfo:
 
 def preset_of(config: MIRNetConfig) -> str | None:
     for name, preset in PRESETS.items():
-        if preset == config:
+        if preset.shape_only == config.shape_only:
             return name
     return None
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core.exposure import linear_to_srgb, srgb_to_linear
 
@@ -32,7 +35,7 @@ def degrade_low(low: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     as a real JPEG/PNG would be. Returns the degraded batch and the per-sample darkening gain
     (1 where not darkened), which the trainer needs to know the whole image's new exposure.
     """
-    if cfg.darken_prob <= 0 and cfg.noise_prob <= 0:
+    if max(cfg.darken_prob, cfg.noise_prob, cfg.chroma_noise_prob, cfg.banding_prob, cfg.jpeg_prob) <= 0:
         return low, torch.ones(low.shape[0], device=low.device)
     n, device = low.shape[0], low.device
     linear = srgb_to_linear(low.float())
@@ -46,7 +49,72 @@ def degrade_low(low: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     std = torch.sqrt(shot * linear.clamp(min=0.0) + read**2)
     noise = torch.randn(linear.shape, generator=gen, device=device) * std
     linear = torch.where(noisy.view(n, 1, 1, 1), linear + noise, linear)
+    linear = _add_chroma_noise(linear, cfg, gen)
+    linear = _add_banding(linear, cfg, gen)
     out = linear_to_srgb(linear)
-    if cfg.quantise:
+    if cfg.quantise or cfg.jpeg_prob > 0:
         out = torch.round(out * 255.0) / 255.0
+    out = jpeg_recompress(out, cfg, gen)
     return out.to(low.dtype), gain.view(n)
+
+
+def _chosen(n: int, prob: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    return (torch.rand(n, generator=gen, device=device) < prob).view(n, 1, 1, 1)
+
+
+def _add_chroma_noise(linear: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Blotchy colour noise: independent per-channel fields at low resolution, upsampled."""
+    if cfg.chroma_noise_prob <= 0:
+        return linear
+    n, c, h, w = linear.shape
+    device = linear.device
+    scale = max(1, cfg.chroma_noise_scale)
+    coarse = torch.randn((n, c, max(1, h // scale), max(1, w // scale)), generator=gen, device=device)
+    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)
+    std = _log_uniform(n, cfg.chroma_noise, gen, device).view(n, 1, 1, 1)
+    # Colour only: the fields' mean over channels is removed, so luminance is not touched.
+    field = field - field.mean(dim=1, keepdim=True)
+    return torch.where(_chosen(n, cfg.chroma_noise_prob, gen, device), linear + std * field, linear)
+
+
+def _add_banding(linear: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Row (read-out) banding: one random offset per row and channel."""
+    if cfg.banding_prob <= 0:
+        return linear
+    n, c, h, _ = linear.shape
+    device = linear.device
+    rows = torch.randn((n, c, h, 1), generator=gen, device=device)
+    std = _log_uniform(n, cfg.banding_noise, gen, device).view(n, 1, 1, 1)
+    return torch.where(_chosen(n, cfg.banding_prob, gen, device), linear + std * rows, linear)
+
+
+def jpeg_recompress(srgb: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Re-encode chosen samples of an sRGB batch in [0, 1] as JPEG (quality in ``cfg.jpeg_quality``,
+    OpenCV's default 4:2:0 chroma) and decode them: the 8x8 blocks and smeared chroma that real dark
+    JPEGs carry. Shapes and the [0, 1] range are kept; other samples pass unchanged."""
+    if cfg.jpeg_prob <= 0:
+        return srgb
+    n, device = srgb.shape[0], srgb.device
+    chosen = (torch.rand(n, generator=gen, device=device) < cfg.jpeg_prob).tolist()
+    lo, hi = cfg.jpeg_quality
+    qualities = (lo + torch.rand(n, generator=gen, device=device) * (hi - lo + 1)).floor().clamp(lo, hi).tolist()
+    if not any(chosen):
+        return srgb
+    out = srgb.clone()
+    for i in range(n):
+        if not chosen[i]:
+            continue
+        u8 = (srgb[i].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(u8[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(qualities[i])])
+        if not ok:  # pragma: no cover - OpenCV encodes any uint8 RGB image
+            continue
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+        out[i] = torch.from_numpy(np.ascontiguousarray(decoded)).to(device).permute(2, 0, 1).to(srgb.dtype) / 255.0
+    return out
+
+
+def exposure_jitter(n: int, cfg: AugmentConfig, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Per-sample target exposure change ``2**EV`` (1 where not jittered)."""
+    stops = _uniform(n, -cfg.ev_jitter, cfg.ev_jitter, gen, device)
+    jitter = torch.rand(n, generator=gen, device=device) < cfg.ev_jitter_prob
+    return torch.where(jitter, torch.exp2(stops), torch.ones_like(stops))

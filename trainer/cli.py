@@ -43,6 +43,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add this weight times (1 - SSIM) to the Charbonnier loss (default 0)")
     parser.add_argument("--init-weights", metavar="FILE",
                         help="fine-tune: start from these weights (same preset) instead of a random init")
+    parser.add_argument("--colour-weight", type=float, default=None,
+                        help="weight of the chroma L1 term (default: 0.5 with --recipe picture, else 0)")
+    parser.add_argument("--recipe", choices=["picture", "classic"], default="picture",
+                        help="picture (default): true exposure from the pairs, EV jitter, highlight shoulder, "
+                             "JPEG, chroma-noise and banding augmentation; classic: fixed-key exposure, "
+                             "darkening + sensor noise only (runs made before the picture recipe)")
+    parser.add_argument("--without", action="append", default=[], metavar="PART",
+                        choices=["jpeg", "chroma-noise", "banding", "ev-jitter", "true-exposure"],
+                        help="leave one part of the picture recipe out (repeatable; for ablations)")
     parser.add_argument("--no-augment", action="store_true", help="no darkening / sensor-noise augmentation")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--seed", type=int, default=0)
@@ -51,8 +60,28 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
 
 
+#: The picture recipe's augmentation (issue 11): what real dark photos carry, and every exposure.
+PICTURE_AUGMENT = {"jpeg": {"jpeg_prob": 0.5}, "chroma-noise": {"chroma_noise_prob": 0.5},
+                   "banding": {"banding_prob": 0.2}, "ev-jitter": {"ev_jitter_prob": 0.5},
+                   "true-exposure": {"true_exposure": True}}
+
+
+def augment_from_args(args: argparse.Namespace) -> AugmentConfig:
+    """The augmentation a ``--recipe`` (less its ``--without`` parts) and ``--no-augment`` describe."""
+    if args.no_augment:
+        return AugmentConfig(darken_prob=0.0, noise_prob=0.0)
+    if args.recipe == "classic":
+        return AugmentConfig()
+    options: dict = {}
+    for part, values in PICTURE_AUGMENT.items():
+        if part not in args.without:
+            options.update(values)
+    return AugmentConfig(**options)
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    augment = AugmentConfig(darken_prob=0.0, noise_prob=0.0) if args.no_augment else AugmentConfig()
+    augment = augment_from_args(args)
+    colour = args.colour_weight if args.colour_weight is not None else (0.5 if args.recipe == "picture" else 0.0)
     return TrainConfig(
         out_dir=args.out,
         data=DataConfig(train_dir=args.data, val_dir=args.val_data, val_split=args.val_split, crop=args.crop,
@@ -67,7 +96,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         context_window=args.context_window,
         augment=augment,
         optim=OptimConfig(lr=args.lr, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-                          plateau_patience=args.plateau_patience, ssim_weight=args.ssim_weight),
+                          plateau_patience=args.plateau_patience, ssim_weight=args.ssim_weight,
+                          colour_weight=colour),
         init_weights=args.init_weights,
         time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )

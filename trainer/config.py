@@ -47,6 +47,32 @@ class AugmentConfig:
     shot_noise: tuple[float, float] = (1e-4, 6e-3)  # log-uniform range of the shot-noise gain
     read_noise: tuple[float, float] = (5e-4, 1e-2)  # log-uniform range of the read-noise std
     quantise: bool = True
+    # Low-frequency colour (chroma) noise, as high-ISO photos carry: with this probability, a
+    # per-channel noise field drawn at 1/``chroma_noise_scale`` resolution and upsampled, with a
+    # linear-light std of ``chroma_noise`` (log-uniform range), is added before the sRGB encode.
+    chroma_noise_prob: float = 0.0
+    chroma_noise: tuple[float, float] = (5e-4, 6e-3)
+    chroma_noise_scale: int = 8
+    # Row banding (read-out pattern noise): per-row, per-channel offsets of this linear std.
+    banding_prob: float = 0.0
+    banding_noise: tuple[float, float] = (2e-4, 2e-3)
+    # JPEG re-encode of the low frame (quality uniform in ``jpeg_quality``, 4:2:0 chroma).
+    jpeg_prob: float = 0.0
+    jpeg_quality: tuple[int, int] = (50, 95)
+    # Exposure: crops are normalised with the pair's *true* gain (reference / low log-average,
+    # known for bracket pairs) instead of the fixed key, so the network only restores and the
+    # exposure is the auto-exposure head's choice (core/auto_exposure.py) times the user's EV.
+    true_exposure: bool = False
+    # With this probability a crop's target exposure moves by U(-ev_jitter, +ev_jitter) stops:
+    # input gain and reference are re-exposed together (the reference through the same highlight
+    # shoulder), so the network learns every exposure the EV control can ask for.
+    ev_jitter_prob: float = 0.0
+    ev_jitter: float = 1.5
+
+
+#: Augmentation options added after runs were made: at their defaults they leave the fingerprint alone.
+_LATER_AUGMENT_FIELDS = ("chroma_noise_prob", "chroma_noise", "chroma_noise_scale", "banding_prob", "banding_noise",
+                         "jpeg_prob", "jpeg_quality", "true_exposure", "ev_jitter_prob", "ev_jitter")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +90,9 @@ class OptimConfig:
     charbonnier_eps: float = 1e-3
     # Weight of an extra (1 - SSIM) loss term; 0 = Charbonnier only, as the paper.
     ssim_weight: float = 0.0
+    # Weight of an L1 term on the chroma (R-G, B-G) of 4x-pooled images: colour casts and lost
+    # saturation cost more than the per-pixel loss alone charges.
+    colour_weight: float = 0.0
     ema_decay: float | None = 0.999
 
 
@@ -109,6 +138,12 @@ class TrainConfig:
             d.pop("init_weights", None)
         if not d["optim"].get("ssim_weight"):
             d["optim"].pop("ssim_weight", None)
+        if not d["optim"].get("colour_weight"):
+            d["optim"].pop("colour_weight", None)
+        defaults = asdict(AugmentConfig())
+        for key in _LATER_AUGMENT_FIELDS:
+            if key in d["augment"] and d["augment"][key] == defaults[key]:
+                d["augment"].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
@@ -117,7 +152,7 @@ class TrainConfig:
         data = dict(d["data"])
         if "scale_range" in data:
             data["scale_range"] = tuple(data["scale_range"])
-        for key in ("shot_noise", "read_noise"):
+        for key in ("shot_noise", "read_noise", "chroma_noise", "banding_noise", "jpeg_quality"):
             if key in aug:
                 aug[key] = tuple(aug[key])
         rest = {k: v for k, v in d.items() if k not in ("data", "augment", "optim")}

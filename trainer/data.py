@@ -190,6 +190,12 @@ class PairImages:
     low: np.ndarray
     high: np.ndarray
     low_log_average: float = 0.0
+    high_log_average: float = 0.0
+
+    @property
+    def true_gain(self) -> float:
+        """Linear gain that takes the low frame to the reference's exposure (ratio of log-averages)."""
+        return self.high_log_average / max(self.low_log_average, 1e-6)
 
 
 def load_pairs(pairs: Sequence[ImagePair], max_side: int | None = None) -> list[PairImages]:
@@ -198,7 +204,7 @@ def load_pairs(pairs: Sequence[ImagePair], max_side: int | None = None) -> list[
         low, high = load_rgb8(pair.low), load_rgb8(pair.high)
         if max_side is not None and max(low.shape[:2]) > max_side:
             low, high = _downscale(low, max_side), _downscale(high, max_side)
-        loaded.append(PairImages(pair.name, low, high, _log_average(low)))
+        loaded.append(PairImages(pair.name, low, high, _log_average(low), _log_average(high)))
     return loaded
 
 

@@ -19,13 +19,13 @@ from torch import nn
 
 from core.config import MIRNetConfig, get_preset
 from core.errors import CancelledError
-from core.exposure import gain_for
+from core.exposure import expose, gain_for
 from core.metrics import psnr, ssim
 from core.model import MIRNet, count_parameters
 from core.weights import load_weights, save_weights
 
 from . import distributed as dist_utils
-from .augment import degrade_low
+from .augment import degrade_low, exposure_jitter
 from .checkpoint import atomic_write_json, load_resume_state, save_resume_state
 from .config import TrainConfig
 from .data import (
@@ -105,17 +105,20 @@ def to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def enhance_full(model: MIRNet, image: np.ndarray, device: torch.device, precision: str) -> np.ndarray:
-    """Whole-image forward pass (validation images are small); float32 HxWx3 in [0,1]."""
+def enhance_full(model: MIRNet, image: np.ndarray, device: torch.device, precision: str,
+                 gain: float | None = None) -> np.ndarray:
+    """Whole-image forward pass (validation images are small); float32 HxWx3 in [0,1].
+    ``gain`` overrides the model's automatic exposure gain."""
     x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255.0
     with _autocast(device, precision):
-        y = model(x)
+        y = model(x, torch.tensor([gain], device=device)) if gain is not None else model(x)
     return y.float().clamp_(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
 
 def evaluate(model: MIRNet, items: list[PairImages], device: torch.device, precision: str,
-             context_window: int | None) -> tuple[dict[str, float], list[np.ndarray]]:
-    """Mean PSNR/SSIM (data range 1.0) of the model on full validation images."""
+             context_window: int | None, true_exposure: bool = False) -> tuple[dict[str, float], list[np.ndarray]]:
+    """Mean PSNR/SSIM (data range 1.0) of the model on full validation images; with
+    ``true_exposure`` at each pair's true gain (what the network alone achieves), else at auto."""
     was_training = model.training
     previous = model.context_window
     model.eval()
@@ -123,7 +126,8 @@ def evaluate(model: MIRNet, items: list[PairImages], device: torch.device, preci
     psnrs, ssims, outputs = [], [], []
     try:
         for item in items:
-            out = enhance_full(model, item.low, device, precision)
+            gain = item.true_gain if true_exposure and model.config.exposure_key is not None else None
+            out = enhance_full(model, item.low, device, precision, gain)
             ref = item.high.astype(np.float32) / 255.0
             psnrs.append(psnr(out, ref))
             ssims.append(ssim(out, ref))
@@ -151,13 +155,35 @@ def _load_datasets(cfg: TrainConfig) -> tuple[list[PairImages], list[PairImages]
 
 
 def _whole_image_gain(model_cfg: MIRNetConfig, items: list[PairImages], index: np.ndarray,
-                      darkening: torch.Tensor) -> torch.Tensor | None:
-    """Exposure gain of each crop's *whole* (darkened) source image, as the engine uses per photo."""
+                      darkening: torch.Tensor, true_exposure: bool = False) -> torch.Tensor | None:
+    """Exposure gain of each crop's *whole* (darkened) source image, as the engine uses per photo:
+    to the fixed key, or (``true_exposure``) the gain that reaches the reference's exposure."""
     if model_cfg.exposure_key is None:
         return None
+    if true_exposure:
+        true = torch.tensor([items[int(i)].true_gain for i in index], dtype=torch.float32, device=darkening.device)
+        return true / darkening.float()
     log_avg = torch.tensor([items[int(i)].low_log_average for i in index], dtype=torch.float32,
                            device=darkening.device)
     return gain_for(log_avg * darkening.float(), model_cfg.exposure_key)
+
+
+def _exposed_targets(model_cfg: MIRNetConfig, cfg: TrainConfig, high: torch.Tensor, gain: torch.Tensor | None,
+                     gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Targets and input gains at the crop's target exposure.
+
+    With the true exposure and a highlight shoulder, the reference goes through the same shoulder
+    as the network's normalised input (white point = the input's gain), jittered by the EV
+    augmentation; the network then learns restoration at any exposure, not an exposure choice.
+    """
+    a = cfg.augment
+    if gain is None or not a.true_exposure:
+        return high, gain
+    ev = exposure_jitter(high.shape[0], a, gen, high.device) if a.ev_jitter_prob > 0 else torch.ones_like(gain)
+    gain = gain * ev
+    if model_cfg.highlight_knee is None:
+        return expose(high, ev, None), gain
+    return expose(high, ev, model_cfg.highlight_knee, white=gain), gain
 
 
 def ema_decay_at(decay: float, updates: int) -> float:
@@ -173,10 +199,11 @@ def ema_decay_at(decay: float, updates: int) -> float:
 def _initial_state(path: str, model_cfg: MIRNetConfig, preset: str) -> dict[str, torch.Tensor]:
     """The tensors of ``path`` for fine-tuning; its architecture must be the run's preset."""
     source, info = load_weights(path)
-    if source.config != model_cfg:
+    if source.config.shape_only != model_cfg.shape_only:
         raise ValueError(f"--init-weights {path} holds a '{info.preset or 'custom'}' model, "
                          f"but this run trains the '{preset}' preset; pick weights of that preset")
-    return source.state_dict()
+    # The auto-exposure head is fitted after training, not trained here.
+    return {k: v for k, v in source.state_dict().items() if not k.startswith("exposure_head.")}
 
 
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -289,12 +316,14 @@ def train(
                 raise CancelledError(f"Training stopped at epoch {epoch + 1}; resume continues from epoch {epoch}.")
             low, darkening = degrade_low(to_tensor(low_u8, device), cfg.augment, gen)
             high = to_tensor(high_u8, device)
-            exposure = _whole_image_gain(model_cfg, train_items, index, darkening)
+            exposure = _whole_image_gain(model_cfg, train_items, index, darkening, cfg.augment.true_exposure)
+            high, exposure = _exposed_targets(model_cfg, cfg, high, exposure, gen)
             if cfg.channels_last:
                 low = low.contiguous(memory_format=torch.channels_last)
             with _autocast(device, cfg.precision):
                 pred = train_model(low, exposure)
-            loss = restoration_loss(pred.float(), high, cfg.optim.charbonnier_eps, cfg.optim.ssim_weight)
+            loss = restoration_loss(pred.float(), high, cfg.optim.charbonnier_eps, cfg.optim.ssim_weight,
+                                    cfg.optim.colour_weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.optim.grad_clip:
@@ -312,7 +341,8 @@ def train(
         metrics: dict[str, float] = {"val_psnr": 0.0, "val_ssim": 0.0}
         outputs: list[np.ndarray] = []
         if dist.is_main:
-            metrics, outputs = evaluate(eval_model, val_items, device, cfg.precision, context)
+            metrics, outputs = evaluate(eval_model, val_items, device, cfg.precision, context,
+                                            cfg.augment.true_exposure)
         metrics["val_psnr"] = dist_utils.broadcast_float(metrics["val_psnr"], dist, device)
         metrics["val_ssim"] = dist_utils.broadcast_float(metrics["val_ssim"], dist, device)
         lr_now = optimiser.param_groups[0]["lr"]

@@ -38,10 +38,20 @@ def ssim_torch(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0
     return s.mean()
 
 
+def chroma_loss(pred: torch.Tensor, target: torch.Tensor, pool: int = 4) -> torch.Tensor:
+    """L1 between the chroma (R-G, B-G) of ``pool``x average-pooled images: colour casts and lost
+    saturation, with the per-pixel noise averaged away so it does not reward flat grey."""
+    p, t = F.avg_pool2d(pred, pool), F.avg_pool2d(target, pool)
+    return ((p[:, 0::2] - p[:, 1:2]) - (t[:, 0::2] - t[:, 1:2])).abs().mean()
+
+
 def restoration_loss(pred: torch.Tensor, target: torch.Tensor, charbonnier_eps: float,
-                     ssim_weight: float) -> torch.Tensor:
-    """Charbonnier loss plus ``ssim_weight * (1 - SSIM)`` when the weight is positive."""
+                     ssim_weight: float, colour_weight: float = 0.0) -> torch.Tensor:
+    """Charbonnier loss plus ``ssim_weight * (1 - SSIM)`` and ``colour_weight * chroma L1`` when
+    those weights are positive."""
     loss = charbonnier(pred, target, charbonnier_eps)
     if ssim_weight > 0:
         loss = loss + ssim_weight * (1.0 - ssim_torch(pred, target))
+    if colour_weight > 0:
+        loss = loss + colour_weight * chroma_loss(pred, target)
     return loss
