@@ -15,6 +15,8 @@ import torch.nn.functional as F
 
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)  # Rec. 709 / sRGB primaries
 GAIN_RANGE = (0.5, 100.0)
+#: The user's exposure control, in stops relative to the automatic choice.
+EV_RANGE = (-3.0, 3.0)
 _STAT_SIDE = 64
 _LOG_EPS = 1e-3
 
@@ -101,3 +103,15 @@ def expose(image: torch.Tensor, gain: torch.Tensor, knee: float | None,
     w = g if white is None else white.to(torch.float32).reshape(-1)
     linear = srgb_to_linear(image.float().clamp(0.0, 1.0)) * g.view(-1, 1, 1, 1)
     return linear_to_srgb(highlight_shoulder(linear, w.clamp(min=1.0), knee)).to(image.dtype)
+
+
+def check_exposure(ev: float) -> float:
+    """``ev`` as a float if it is a finite number of stops within :data:`EV_RANGE`, else ``ValueError``."""
+    try:
+        value = float(ev)
+    except (TypeError, ValueError):
+        raise ValueError(f"exposure must be a number of stops from {EV_RANGE[0]:+g} to {EV_RANGE[1]:+g}, "
+                         f"not {ev!r}") from None
+    if not EV_RANGE[0] <= value <= EV_RANGE[1]:  # also refuses NaN
+        raise ValueError(f"exposure must be from {EV_RANGE[0]:+g} to {EV_RANGE[1]:+g} stops, not {ev!r}")
+    return value

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import MIRNetConfig
 from .auto_exposure import ExposureHead
+from .config import MIRNetConfig
 from .exposure import expose, gain_for, log_average_luminance
 
 

@@ -186,6 +186,14 @@ def _exposed_targets(model_cfg: MIRNetConfig, cfg: TrainConfig, high: torch.Tens
     return expose(high, ev, model_cfg.highlight_knee, white=gain), gain
 
 
+def _weights_extra(cfg: TrainConfig, context: int) -> dict[str, str]:
+    """Metadata the engine reads back: context window, crop, and whether EV was trained for."""
+    extra = {"context_window": str(context), "train_crop": str(cfg.data.crop)}
+    if cfg.augment.true_exposure and cfg.augment.ev_jitter_prob > 0:
+        extra["exposure_control"] = "trained"
+    return extra
+
+
 def ema_decay_at(decay: float, updates: int) -> float:
     """Effective EMA decay after ``updates`` optimiser steps: ``min(decay, (1+n)/(10+n))``.
 
@@ -363,7 +371,7 @@ def train(
         if dist.is_main:
             meta = {"training_data": data_description, "epochs": epoch + 1, "val_psnr": metrics["val_psnr"],
                     "val_ssim": metrics["val_ssim"],
-                    "extra": {"context_window": str(context), "train_crop": str(cfg.data.crop)}}
+                    "extra": _weights_extra(cfg, context)}
             result.last_weights = save_weights(out_dir / "weights" / "last.safetensors", eval_model, **meta)
             if improved:
                 result.best_weights = save_weights(out_dir / "weights" / "best.safetensors", eval_model, **meta)
