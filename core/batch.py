@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from .errors import CancelledError, CoreError, ImageWriteError
+from .exposure import check_exposure
 from .io import READ_EXTENSIONS, WRITE_FORMATS, read_image, unique_path, write_image
 from .steps import run_to_end
 
@@ -51,7 +52,7 @@ class SupportsEnhance(Protocol):
 
     def enhance(self, image: np.ndarray, mode: Any = ..., strength: float = ...,
                 progress: Callable[[ProgressEvent], None] | None = ...,
-                cancel: threading.Event | None = ...) -> np.ndarray: ...
+                cancel: threading.Event | None = ..., exposure: float = ...) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class BatchOptions:
 
     mode: Literal["fast", "full"] = "full"
     strength: float = 1.0
+    #: Stops from the automatic exposure (-3..+3).
+    exposure: float = 0.0
     fmt: OutputFormat = "same"
     suffix: str = DEFAULT_SUFFIX
     quality: int = 95
@@ -71,6 +74,7 @@ class BatchOptions:
     def __post_init__(self) -> None:
         if self.mode not in ("fast", "full"):
             raise ValueError(f"mode must be 'fast' or 'full', not {self.mode!r}")
+        check_exposure(self.exposure)
         if self.fmt not in OUTPUT_FORMATS:
             raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {self.fmt!r}")
         if not 1 <= self.quality <= 100:
@@ -228,7 +232,7 @@ def run_batch_steps(
         try:
             data = read_image(path)
             result = enhancer.enhance(data.pixels, mode=options.mode, strength=options.strength,
-                                      progress=forward, cancel=cancel)
+                                      progress=forward, cancel=cancel, exposure=options.exposure)
             if cancel is not None and cancel.is_set():
                 raise CancelledError()
             written = write_image(target, result, alpha=data.alpha, source=data, quality=options.quality,

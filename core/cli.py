@@ -21,6 +21,7 @@ import numpy as np
 
 from .batch import DEFAULT_SUFFIX, OUTPUT_FORMATS, BatchOptions, BatchProgress, collect_inputs, run_batch
 from .errors import CoreError, WeightsError
+from .exposure import EV_RANGE, check_exposure
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,14 @@ _strength = _bounded(float, 0.0, 1.0)
 _quality = _bounded(int, 1, 100)
 
 
+def _exposure(text: str) -> float:
+    """argparse ``type`` for ``--exposure``: a number of stops within core.exposure.EV_RANGE."""
+    try:
+        return check_exposure(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _run_enhance(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -151,7 +160,8 @@ def _run_enhance(args: argparse.Namespace) -> int:
     if not inputs:
         raise UsageError(f"no images found in {', '.join(args.paths)} (looked for .jpg .jpeg .png .tif .tiff "
                          f".webp .bmp{'' if args.recursive else '; add --recursive for subfolders'})")
-    options = BatchOptions(mode=args.mode, strength=args.strength, fmt=args.format, suffix=args.suffix,
+    options = BatchOptions(mode=args.mode, strength=args.strength, exposure=args.exposure, fmt=args.format,
+                           suffix=args.suffix,
                            quality=args.quality, skip_existing=args.skip_existing, overwrite=args.overwrite,
                            keep_metadata=not args.strip_metadata)
     enhancer = _make_enhancer(args.weights, args.device)
@@ -221,19 +231,49 @@ def _write_report(path: Path, rows: list[list[np.ndarray]], titles: Sequence[str
     write_image(path, np.clip(np.concatenate(bands, axis=0), 0, 1), overwrite=True)
 
 
+#: Exposures (stops) ``--best-ev`` tries for each image: a coarse grid, then a finer look around the best.
+BEST_EV_GRID = tuple(x / 2 for x in range(-4, 5))
+BEST_EV_REFINE = 0.25
+
+
+def _best_exposure(enhance_at: Any, low: np.ndarray, high: np.ndarray) -> tuple[float, np.ndarray]:
+    """The exposure (stops) whose output has the highest PSNR against ``high``, and that output."""
+    from .metrics import psnr
+
+    tried: dict[float, tuple[float, np.ndarray]] = {}
+
+    def score(ev: float) -> float:
+        if ev not in tried:
+            out = enhance_at(low, ev)
+            tried[ev] = (psnr(out, high), out)
+        return tried[ev][0]
+
+    best = max(BEST_EV_GRID, key=score)
+    for ev in (best - BEST_EV_REFINE, best + BEST_EV_REFINE):
+        if EV_RANGE[0] <= ev <= EV_RANGE[1]:
+            score(ev)
+    ev = max(tried, key=lambda e: tried[e][0])
+    return ev, tried[ev][1]
+
+
 def _run_eval(args: argparse.Namespace) -> int:
     from .baselines import autocontrast, gamma
     from .io import read_image
-    from .metrics import psnr, ssim
+    from .metrics import gt_mean_psnr, psnr, saturation, ssim
 
     pairs = _pairs(Path(args.data))
     enhancer = _make_enhancer(args.weights, args.device)
-    methods = {
+
+    def enhance_at(img: np.ndarray, ev: float) -> np.ndarray:
+        return enhancer.enhance(img, mode=args.mode, exposure=ev)
+
+    methods: dict[str, Any] = {
         "input": lambda img: img,
         "autocontrast": autocontrast,
         "gamma 0.4": lambda img: gamma(img, 0.4),
-        "model": lambda img: enhancer.enhance(img, mode=args.mode),
+        "model": lambda img: enhance_at(img, args.exposure),
     }
+    names = list(methods) + (["model best EV"] if args.best_ev else [])
     per_image: list[dict[str, Any]] = []
     failed: list[tuple[Path, str]] = []
     report_rows: list[list[np.ndarray]] = []
@@ -246,12 +286,18 @@ def _run_eval(args: argparse.Namespace) -> int:
                 raise ValueError(f"size {low.shape[1]}x{low.shape[0]} differs from the reference "
                                  f"{high.shape[1]}x{high.shape[0]}")
             outputs = {name: fn(low) for name, fn in methods.items()}
+            best_ev = None
+            if args.best_ev:
+                best_ev, outputs["model best EV"] = _best_exposure(enhance_at, low, high)
         except (CoreError, ValueError) as exc:
             failed.append((low_path, getattr(exc, "reason", None) or str(exc)))
             continue
-        entry: dict[str, Any] = {"name": low_path.stem}
+        entry: dict[str, Any] = {"name": low_path.stem, "reference_saturation": saturation(high)}
+        if best_ev is not None:
+            entry["best_ev"] = best_ev
         for name, out in outputs.items():
-            entry[name] = {"psnr": psnr(out, high), "ssim": ssim(out, high)}
+            entry[name] = {"psnr": psnr(out, high), "ssim": ssim(out, high), "gt_mean_psnr": gt_mean_psnr(out, high),
+                           "saturation": saturation(out)}
         per_image.append(entry)
         if len(report_rows) < REPORT_ROWS:
             report_rows.append([low, outputs["autocontrast"], outputs["model"], high])
@@ -262,18 +308,29 @@ def _run_eval(args: argparse.Namespace) -> int:
     if not per_image:
         return EXIT_FAILED
 
-    means = {name: {metric: float(np.mean([e[name][metric] for e in per_image])) for metric in ("psnr", "ssim")}
-             for name in methods}
-    print(f"{'method':<14}{'PSNR (dB)':>10}{'SSIM':>8}    ({len(per_image)} image(s), {args.mode} mode)")
-    for name in methods:
-        print(f"{name:<14}{means[name]['psnr']:>10.2f}{means[name]['ssim']:>8.3f}")
+    metrics = ("psnr", "ssim", "gt_mean_psnr", "saturation")
+    means = {name: {metric: float(np.mean([e[name][metric] for e in per_image])) for metric in metrics}
+             for name in names}
+    ref_sat = float(np.mean([e["reference_saturation"] for e in per_image]))
+    for m in means.values():
+        m["sat_ratio"] = m.pop("saturation") / max(ref_sat, 1e-9)
+    ev_note = f", exposure {args.exposure:+g} EV" if args.exposure else ""
+    print(f"{'method':<15}{'PSNR (dB)':>10}{'SSIM':>8}{'GT-mean':>9}{'sat':>7}    "
+          f"({len(per_image)} image(s), {args.mode} mode{ev_note})")
+    for name in names:
+        m = means[name]
+        print(f"{name:<15}{m['psnr']:>10.2f}{m['ssim']:>8.3f}{m['gt_mean_psnr']:>9.2f}{m['sat_ratio']:>7.3f}")
+    if args.best_ev:
+        evs = [e["best_ev"] for e in per_image]
+        print(f"best EV per image: mean {np.mean(evs):+.2f}, mean |EV| {np.mean(np.abs(evs)):.2f}")
 
     if args.json:
         payload = {
             "data": str(args.data), "weights": str(enhancer.info.path), "mode": args.mode, "data_range": 1.0,
-            "count": len(per_image),
+            "exposure": args.exposure, "count": len(per_image),
             "mean": {name: {k: _finite(v) for k, v in m.items()} for name, m in means.items()},
-            "images": [{"name": e["name"], **{name: {k: _finite(v) for k, v in e[name].items()} for name in methods}}
+            "images": [{"name": e["name"], **({"best_ev": e["best_ev"]} if "best_ev" in e else {}),
+                        **{name: {k: _finite(v) for k, v in e[name].items()} for name in names}}
                        for e in per_image],
             "failed": [{"path": str(p), "reason": r} for p, r in failed],
         }
@@ -358,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="full: best quality; fast: quicker preview quality (default: full)")
     enhance.add_argument("--strength", type=_strength, default=1.0, metavar="S",
                          help="0..1, blend of original (0) and enhanced (1) (default: 1)")
+    enhance.add_argument("--exposure", type=_exposure, default=0.0, metavar="EV",
+                         help=f"stops from the automatic exposure, {EV_RANGE[0]:+g}..{EV_RANGE[1]:+g} "
+                              "(+1 is about twice the mid-tone light; default: 0 = auto)")
     enhance.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     enhance.add_argument("--format", choices=OUTPUT_FORMATS, default="same",
                          help="output format; 'same' keeps the input's (BMP becomes PNG) (default: same)")
@@ -380,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, metavar="DIR", help="folder with low/ and high/")
     evaluate.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: bundled lite model)")
     evaluate.add_argument("--mode", choices=["full", "fast"], default="full")
+    evaluate.add_argument("--exposure", type=_exposure, default=0.0, metavar="EV",
+                          help=f"stops from the automatic exposure, {EV_RANGE[0]:+g}..{EV_RANGE[1]:+g} (default: 0)")
+    evaluate.add_argument("--best-ev", action="store_true",
+                          help="also score the model at the best exposure for each image (searched from -2 to "
+                               "+2 stops): what a perfect automatic exposure would reach")
     evaluate.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     evaluate.add_argument("--json", metavar="FILE", help="write mean and per-image numbers as JSON")
     evaluate.add_argument("--report", metavar="PNG",

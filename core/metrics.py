@@ -101,3 +101,18 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
     if x.ndim == 2:
         return _ssim_channel(x, y, data_range)
     return float(np.mean([_ssim_channel(x[:, :, c], y[:, :, c], data_range) for c in range(x.shape[2])]))
+
+
+def gt_mean_psnr(a: np.ndarray, reference: np.ndarray, data_range: float = 1.0) -> float:
+    """PSNR after scaling ``a`` so its mean equals the reference's: the error left once the global
+    exposure choice is taken out (the "GT-mean" protocol of low-light papers)."""
+    x, y = _validate(a, reference, data_range)
+    scaled = np.clip(x * (float(y.mean()) / max(float(x.mean()), 1e-6)), 0.0, data_range)
+    return psnr(scaled, y, data_range)
+
+
+def saturation(image: np.ndarray) -> float:
+    """Mean HSV-style saturation ``(max - min) / max`` of an RGB image in [0, 1]."""
+    x = np.asarray(image, dtype=np.float64)
+    top, bottom = x.max(axis=-1), x.min(axis=-1)
+    return float(np.mean((top - bottom) / (top + 1e-6)))

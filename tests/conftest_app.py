@@ -30,15 +30,18 @@ class StubEngine:
         self.delay = delay
         self.fail_on = fail_on
         self.calls = 0
+        self.exposures: list[float] = []
         self.started = threading.Event()
         self.info = SimpleNamespace(summary=lambda: "stub preset, val 20.00 dB", preset="stub", val_psnr=20.0)
         self.device_name = "CPU (stub)"
 
     def enhance(self, image: np.ndarray, mode: str = "fast", strength: float = 1.0,
-                progress: Callable | None = None, cancel: threading.Event | None = None) -> np.ndarray:
+                progress: Callable | None = None, cancel: threading.Event | None = None,
+                exposure: float = 0.0) -> np.ndarray:
         from core.errors import CancelledError
 
         self.calls += 1
+        self.exposures.append(exposure)
         self.started.set()
         for i in range(self.tiles):
             if cancel is not None and cancel.is_set():
@@ -49,7 +52,7 @@ class StubEngine:
                 progress(SimpleNamespace(done=i + 1, total=self.tiles, stage="tiles", fraction=(i + 1) / self.tiles))
         if cancel is not None and cancel.is_set():
             raise CancelledError()
-        out = np.clip(image * 2.0 + 0.1, 0.0, 1.0).astype(np.float32)
+        out = np.clip(image * 2.0 * 2.0**exposure + 0.1, 0.0, 1.0).astype(np.float32)
         return image + strength * (out - image)
 
 

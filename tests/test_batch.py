@@ -21,9 +21,11 @@ class FakeEnhancer:
         self.calls = 0
         self.cancel_on_call = cancel_on_call
         self.cancel_event = cancel
+        self.exposures: list[float] = []
 
-    def enhance(self, image, mode="full", strength=1.0, progress=None, cancel=None):
+    def enhance(self, image, mode="full", strength=1.0, progress=None, cancel=None, exposure=0.0):
         self.calls += 1
+        self.exposures.append(exposure)
         for tile in range(4):
             if self.calls == self.cancel_on_call and tile == 2:
                 self.cancel_event.set()  # the user presses Cancel while tile 2 runs

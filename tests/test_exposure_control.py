@@ -1,0 +1,180 @@
+"""Exposure control (issue 11): the highlight shoulder, the auto-exposure head, EV through the
+engine, the CLI and the batch, and the picture recipe's augmentations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.auto_exposure import KEY_RANGE, ExposureHead, exposure_features, feature_count
+from core.batch import BatchOptions, run_batch
+from core.cli import main
+from core.config import MIRNetConfig
+from core.exposure import EV_RANGE, check_exposure, expose, highlight_shoulder, srgb_to_linear
+from core.model import MIRNet
+from trainer.augment import degrade_low, exposure_jitter, jpeg_recompress
+from trainer.config import AugmentConfig
+
+
+@pytest.mark.parametrize("white", [1.0, 1.3, 4.0, 30.0, 100.0])
+def test_shoulder_never_exceeds_one_is_monotone_and_smooth(white):
+    # Inputs reach at most ``white`` (it is the gain applied to values <= 1); past it the curve is flat.
+    x = torch.linspace(0.0, white, 20001).view(1, 1, 1, -1)
+    y = highlight_shoulder(x, torch.tensor([white]), knee=0.85).flatten()
+    assert float(y.max()) <= 1.0
+    step = float(x.flatten()[1] - x.flatten()[0])
+    slope = torch.diff(y) / step
+    assert float(slope.min()) >= -1e-4  # monotone
+    below = x.flatten()[1:] <= 0.85
+    assert torch.allclose(y[1:][below], x.flatten()[1:][below])  # identity under the knee
+    # Smooth: the slope has no jump anywhere (it is 1 on both sides of the knee); it changes at most
+    # in proportion to the step, i.e. the curvature stays bounded.
+    assert float(torch.diff(slope).abs().max()) < 100 * step
+    knee_index = int((x.flatten() <= 0.85).sum())
+    assert float(slope[knee_index]) == pytest.approx(1.0, abs=200 * step)
+    # What was white stays white: the white point lands on 1.
+    at_white = highlight_shoulder(torch.tensor([white]).view(1, 1, 1, 1), torch.tensor([white]))
+    assert float(at_white) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_gain_with_shoulder_keeps_highlight_falloff():
+    ramp = torch.linspace(0, 1, 256).view(1, 1, 1, -1).expand(1, 3, 1, 256)
+    clipped = expose(ramp, torch.tensor([30.0]), None)[0, 0, 0]
+    rolled = expose(ramp, torch.tensor([30.0]), 0.85)[0, 0, 0]
+    assert int((clipped >= 254 / 255).sum()) > 150  # hard clip: most of the ramp is blown
+    assert int((rolled >= 254 / 255).sum()) < 80  # shoulder: a falloff is kept
+    assert bool((torch.diff(rolled) >= 0).all())
+
+
+def test_check_exposure_names_the_range():
+    assert check_exposure("1.5") == 1.5
+    for bad in ("4", "-3.5", "nan", "bright", None):
+        with pytest.raises(ValueError, match="stops|-3"):
+            check_exposure(bad)
+    assert EV_RANGE == (-3.0, 3.0)
+
+
+def _tiny(knee: float | None = 0.85, bins: int | None = 16) -> MIRNet:
+    torch.manual_seed(0)
+    cfg = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, exposure_key=0.11, highlight_knee=knee,
+                       auto_exposure_bins=bins)
+    return MIRNet(cfg).eval()
+
+
+def test_ev_is_monotone_on_a_tiny_model():
+    from core.engine import Enhancer
+
+    model = _tiny()
+    # A network that only restores (zero residual) so the test checks the exposure path itself.
+    torch.nn.init.zeros_(model.tail.weight)
+    torch.nn.init.zeros_(model.tail.bias)
+    enhancer = Enhancer(model=model, device="cpu")
+    rng = np.random.default_rng(0)
+    image = (rng.random((40, 56, 3)) ** 3 * 0.3).astype(np.float32)
+    outputs = [enhancer.enhance(image, mode="full", exposure=ev) for ev in np.linspace(-3, 3, 13)]
+    for darker, brighter in zip(outputs, outputs[1:]):
+        assert np.all(brighter >= darker - 1e-5)
+    # One stop is about twice the linear mid-tone light.
+    lin = [float(srgb_to_linear(torch.from_numpy(o)).median()) for o in
+           (enhancer.enhance(image, exposure=0.0), enhancer.enhance(image, exposure=1.0))]
+    assert lin[1] / lin[0] == pytest.approx(2.0, rel=0.15)
+    with pytest.raises(ValueError):
+        enhancer.enhance(image, exposure=3.5)
+
+
+def test_old_weights_without_the_new_parts_load_and_take_exposure(tmp_path):
+    from core.engine import Enhancer
+    from core.weights import load_weights, save_weights
+
+    old = _tiny(knee=None, bins=None)
+    path = save_weights(tmp_path / "old.safetensors", old)
+    model, info = load_weights(path)
+    assert model.exposure_head is None and model.config.highlight_knee is None
+    enhancer = Enhancer(path, device="cpu")
+    assert not enhancer.exposure_is_trained  # the UI says exposure works by input scaling
+    image = np.full((24, 24, 3), 0.1, np.float32)
+    dark, bright = enhancer.enhance(image, exposure=-1), enhancer.enhance(image, exposure=1)
+    assert bright.mean() > dark.mean()
+
+
+def test_exposure_head_features_and_range():
+    head = ExposureHead(16)
+    images = torch.rand(3, 3, 50, 70) * torch.tensor([0.05, 0.2, 0.8]).view(3, 1, 1, 1)
+    features = exposure_features(images, 16)
+    assert features.shape == (3, feature_count(16))
+    assert torch.isfinite(features).all()
+    key = head(images)
+    assert key.shape == (3,) and bool(((key >= KEY_RANGE[0]) & (key <= KEY_RANGE[1])).all())
+    # A darker version of the same photo has other features (the head can tell night from day).
+    assert not torch.allclose(features[0], exposure_features(images[:1] * 0.5, 16)[0])
+
+
+def test_exposure_reaches_the_engine_through_the_batch(tmp_path):
+    class Recorder:
+        def __init__(self) -> None:
+            self.exposures: list[float] = []
+
+        def enhance(self, image, mode="full", strength=1.0, progress=None, cancel=None, exposure=0.0):
+            self.exposures.append(exposure)
+            return image
+
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"p{i}.png")
+        Image.fromarray(np.full((8, 8, 3), 30, np.uint8)).save(paths[-1])
+    recorder = Recorder()
+    report = run_batch(recorder, paths, tmp_path / "out", BatchOptions(exposure=-1.25))
+    assert report.ok and recorder.exposures == [-1.25, -1.25]
+    with pytest.raises(ValueError):
+        BatchOptions(exposure=5.0)
+
+
+@pytest.mark.parametrize("value", ["3.5", "-4", "bright", "nan"])
+def test_cli_exposure_out_of_range_is_a_usage_error(tmp_path, tiny_weights, value, capsys):
+    Image.fromarray(np.full((8, 8, 3), 30, np.uint8)).save(tmp_path / "a.png")
+    code = main(["enhance", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                 f"--exposure={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "-3" in err and "+3" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_exposure_changes_the_output(tmp_path, tiny_weights):
+    Image.fromarray(np.full((16, 16, 3), 25, np.uint8)).save(tmp_path / "a.png")
+    means = []
+    for ev in ("-2", "2"):
+        out = tmp_path / f"out{ev}"
+        assert main(["enhance", str(tmp_path / "a.png"), "-o", str(out), "--weights", str(tiny_weights),
+                     "--exposure", ev, "-q"]) == 0
+        means.append(np.asarray(Image.open(out / "a_enhanced.png"), np.float32).mean())
+    assert means[1] > means[0]
+
+
+def test_augmentations_keep_shapes_and_ranges():
+    gen = torch.Generator().manual_seed(0)
+    batch = torch.rand(4, 3, 32, 40)
+    cfg = AugmentConfig(chroma_noise_prob=1.0, banding_prob=1.0, jpeg_prob=1.0, jpeg_quality=(50, 60))
+    out, gain = degrade_low(batch, cfg, gen)
+    assert out.shape == batch.shape and gain.shape == (4,)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert torch.allclose(out * 255, torch.round(out * 255), atol=1e-3)  # 8-bit levels, as a decoded JPEG
+    jpeg = jpeg_recompress(batch, AugmentConfig(jpeg_prob=1.0), gen)
+    assert jpeg.shape == batch.shape and not torch.equal(jpeg, batch)
+    none = jpeg_recompress(batch, AugmentConfig(jpeg_prob=0.0), gen)
+    assert none is batch
+    ev = exposure_jitter(1000, AugmentConfig(ev_jitter_prob=0.5, ev_jitter=1.5), gen, torch.device("cpu"))
+    assert float(ev.min()) >= 2**-1.5 - 1e-6 and float(ev.max()) <= 2**1.5 + 1e-6
+    assert 0.35 < float((ev == 1).float().mean()) < 0.65
+
+
+def test_chroma_noise_leaves_luminance_alone():
+    gen = torch.Generator().manual_seed(1)
+    flat = torch.full((2, 3, 64, 64), 0.4)
+    cfg = AugmentConfig(darken_prob=0.0, noise_prob=0.0, chroma_noise_prob=1.0, chroma_noise=(0.01, 0.01),
+                        quantise=False)
+    out, _ = degrade_low(flat, cfg, gen)
+    lin = srgb_to_linear(out)
+    assert float((lin - lin.mean(dim=1, keepdim=True)).abs().max()) > 1e-3  # colour moved
+    assert float((lin.mean(dim=1) - srgb_to_linear(flat).mean(dim=1)).abs().max()) < 1e-5  # grey level did not
