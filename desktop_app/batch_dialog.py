@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from .engine import Engine
 from .save_dialog import folder_problem
 from .settings import AppSettings
+from .widgets.controls import ExposureSlider
 from .workers import JobRunner, Worker
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ class BatchDialog(QDialog):
         self.mode_combo.addItem("Fast preview", "fast")
         self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(settings.mode)))
         self.strength_label = QLabel(f"{round(settings.strength * 100)} % (the main window's slider)")
+        self.exposure = ExposureSlider()
+        self.exposure.set_value(settings.exposure)
 
         input_row = self._with_browse(self.input_edit, self._on_browse_input_clicked)
         output_row = self._with_browse(self.output_edit, self._on_browse_output_clicked)
@@ -142,6 +145,7 @@ class BatchDialog(QDialog):
         form.addRow("", self.skip_existing)
         form.addRow("Mode", self.mode_combo)
         form.addRow("Strength", self.strength_label)
+        form.addRow("Exposure", self.exposure)
         self.options_box = QGroupBox("Options")
         self.options_box.setLayout(form)
 
@@ -215,7 +219,7 @@ class BatchDialog(QDialog):
         from core.batch import BatchOptions
 
         return BatchOptions(
-            mode=self.mode_combo.currentData(), strength=self.settings.strength,
+            mode=self.mode_combo.currentData(), strength=self.settings.strength, exposure=self.exposure.value(),
             fmt=self.format_combo.currentData(), suffix=self.suffix_edit.text(),
             quality=self.quality_spin.value(), keep_metadata=self.keep_metadata.isChecked(),
             skip_existing=self.skip_existing.isChecked(),

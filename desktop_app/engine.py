@@ -34,6 +34,7 @@ class Engine(Protocol):
         strength: float = 1.0,
         progress: Callable[[Any], None] | None = None,
         cancel: threading.Event | None = None,
+        exposure: float = 0.0,
     ) -> np.ndarray: ...
 
 

@@ -69,6 +69,7 @@ class EnhanceResult:
     after_levels: list[np.ndarray]
     thumbnail: np.ndarray
     seconds: float = 0.0
+    exposure: float = 0.0  # stops from the automatic exposure it was enhanced at
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -124,10 +125,13 @@ def enhance_job(
     report: Report,
     cancel: threading.Event,
     read: Callable[[Path], Any] = eng.read_image,
+    exposure: float = 0.0,
+    source: Any = None,
 ) -> EnhanceResult:
-    """Read ``path``, enhance it at strength 1 and prepare display buffers (pool thread)."""
+    """Read ``path`` (or reuse its already decoded ``source``), enhance it at strength 1 and the
+    given ``exposure`` (stops from auto), and prepare display buffers (pool thread)."""
     started = time.perf_counter()
-    source = read(path)
+    source = source if source is not None else read(path)
     pixels = source.pixels
     before_full = to_uint8(pixels)
     before_levels = pyramid(downscale(before_full, PREVIEW_MAX_SIDE))
@@ -137,14 +141,15 @@ def enhance_job(
     if cancel.is_set():
         raise InterruptedError("cancelled")
     report(StageProgress(path, 0.0, "enhancing"))
-    enhanced = engine.enhance(pixels, mode=mode, strength=1.0, progress=_Throttle(report, path), cancel=cancel)
+    enhanced = engine.enhance(pixels, mode=mode, strength=1.0, progress=_Throttle(report, path), cancel=cancel,
+                              exposure=exposure)
     enhanced = np.asarray(enhanced, dtype=np.float32)
     after_full = to_uint8(enhanced)
     after_levels = pyramid(downscale(after_full, PREVIEW_MAX_SIDE))
     seconds = time.perf_counter() - started
     log.info("enhanced %s (%dx%d, %s) in %.1fs", path.name, w, h, mode, seconds)
     return EnhanceResult(path, mode, model_key, source, enhanced, before_full, after_full,
-                         before_levels, after_levels, thumbnail, seconds)
+                         before_levels, after_levels, thumbnail, seconds, exposure)
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,8 @@ def save_job(result: EnhanceResult, target: Path, strength: float, options: Expo
 
 def enhance_and_save_job(engine: eng.Engine, path: Path, mode: str, model_key: str, target: Path,
                          strength: float, options: ExportOptions, *, report: Report,
-                         cancel: threading.Event) -> Path:
-    """Re-enhance a photo whose full-resolution result was freed, then save it."""
-    result = enhance_job(engine, path, mode, model_key, report=report, cancel=cancel)
-    return save_job(result, target, strength, options)
+                         cancel: threading.Event, exposure: float = 0.0, overwrite: bool = False) -> Path:
+    """Enhance a photo again (its full-resolution result was freed, or it is at another exposure),
+    then save it."""
+    result = enhance_job(engine, path, mode, model_key, report=report, cancel=cancel, exposure=exposure)
+    return save_job(result, target, strength, options, overwrite)

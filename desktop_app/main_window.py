@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -52,6 +52,8 @@ IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files
 FULL_RES_BUDGET_BYTES = 1_500_000_000  # full-resolution results kept in memory (the rest re-enhance on save)
 ERROR_TIMEOUT_MS = 12000
 INFO_TIMEOUT_MS = 5000
+#: The exposure slider re-enhances once it has rested this long (a drag does not queue every step).
+EXPOSURE_DEBOUNCE_MS = 150
 
 
 def error_text(exc: BaseException) -> str:
@@ -151,6 +153,12 @@ class MainWindow(QMainWindow):
         self.queue.rowsInserted.connect(self._on_queue_changed)
         self.queue.rowsRemoved.connect(self._on_queue_changed)
         self.controls.strength_changed.connect(self._on_strength_changed)
+        self.controls.exposure_changed.connect(self._on_exposure_changed)
+        # Exposure needs inference: wait until the slider rests a moment before re-enhancing.
+        self._exposure_timer = QTimer(self)
+        self._exposure_timer.setSingleShot(True)
+        self._exposure_timer.setInterval(EXPOSURE_DEBOUNCE_MS)
+        self._exposure_timer.timeout.connect(self._apply_exposure)
         self.controls.mode_changed.connect(self._on_mode_changed)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.browse_model_requested.connect(self._on_browse_model_requested)
@@ -255,6 +263,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(s.splitter_state)
         self.controls.set_mode(s.mode)
         self.controls.set_strength(s.strength)
+        self.controls.set_exposure(s.exposure)
         self.view.set_strength(s.strength)
 
     # ------------------------------------------------------------------ public API
@@ -327,8 +336,10 @@ class MainWindow(QMainWindow):
             return
         item = self.queue.item(row)
         self.queue.set_state(row, PhotoState.WORKING, progress=0.0)
+        # A photo enhanced before (other exposure, mode or model) is not decoded again.
+        decoded = item.result.source if item.result is not None and item.result.has_full_resolution else None
         worker = Worker(enhance_job, self.engine, item.path, self.settings.mode, self.model_key,
-                        name=f"enhance {item.path.name}")
+                        exposure=self.settings.exposure, source=decoded, name=f"enhance {item.path.name}")
         worker.signals.progress.connect(self._on_enhance_progress)
         worker.signals.returned.connect(self._on_enhance_returned)
         worker.signals.errored.connect(lambda exc, p=item.path: self._on_enhance_errored(p, exc))
@@ -350,9 +361,13 @@ class MainWindow(QMainWindow):
     def _requeue_stale(self) -> None:
         for row, item in enumerate(self.queue.items()):
             result = item.result
-            if item.state is PhotoState.DONE and result is not None and (
-                    result.mode != self.settings.mode or result.model_key != self.model_key):
+            if item.state is PhotoState.DONE and result is not None and self._is_stale(result):
                 self.queue.set_state(row, PhotoState.QUEUED)
+
+    def _is_stale(self, result: EnhanceResult) -> bool:
+        """Whether ``result`` was made with other settings than the current ones."""
+        return (result.mode != self.settings.mode or result.model_key != self.model_key
+                or result.exposure != self.settings.exposure)
 
     def _request_preview(self, path: Path) -> None:
         if path in self._preview_pending:
@@ -503,6 +518,17 @@ class MainWindow(QMainWindow):
         self.settings.strength = strength
         self.view.set_strength(strength)  # display-resolution blend, no inference
 
+    def _on_exposure_changed(self, ev: float) -> None:
+        self.settings.exposure = ev
+        self._exposure_timer.start()
+
+    def _apply_exposure(self) -> None:
+        worker = self._enhance_worker
+        if worker is not None and worker.kwargs.get("exposure") != self.settings.exposure:
+            self._cancel_enhancement()
+        self._requeue_stale()
+        self._schedule()
+
     def _on_mode_changed(self, mode: str) -> None:
         if mode == self.settings.mode:
             return
@@ -555,6 +581,7 @@ class MainWindow(QMainWindow):
         where = loaded.weights or eng.default_weights_path()
         self.controls.set_model_info(f"{loaded.description}\n{Path(where).name}")
         self.controls.set_device(loaded.device)
+        self.controls.set_exposure_trained(bool(getattr(loaded.engine, "exposure_is_trained", True)))
         self.show_info(f"Model ready: {loaded.description} on {loaded.device}")
         self._requeue_stale()
         self._update_overlay(self.current_row())
@@ -626,7 +653,7 @@ class MainWindow(QMainWindow):
         self.queue.set_result(row, result)
         self._remember_full_res(result.path)
         self.show_info(f"Enhanced {result.path.name} in {result.seconds:.1f} s")
-        if result.mode != self.settings.mode or result.model_key != self.model_key:
+        if self._is_stale(result):
             self.queue.set_state(row, PhotoState.QUEUED)  # settings changed meanwhile
         if row == self.current_row():
             self._show_row(row, keep_view=True)
@@ -702,20 +729,22 @@ class MainWindow(QMainWindow):
         self.save_row(row, target if overwrite else eng.unique_path(target), options, overwrite=overwrite)
 
     def save_row(self, row: int, target: Path, options: ExportOptions, *, overwrite: bool = False) -> Worker:
-        """Write the enhanced photo of ``row`` at the current strength, in the background."""
+        """Write the enhanced photo of ``row`` at the current strength and exposure, in the background."""
         item = self.queue.item(row)
         result: EnhanceResult = item.result
         strength = self.settings.strength
-        if result.has_full_resolution:
+        exposure = self.settings.exposure
+        if result.has_full_resolution and result.exposure == exposure:
             worker = Worker(save_job, result, target, strength, options, overwrite, name=f"save {target.name}",
                             cancellable=False)
             runner = self.io_runner
-        else:  # freed to save memory: enhance again, then save
+        else:  # freed to save memory, or at another exposure: enhance again, then save
             if self.engine is None:
                 self.show_error("Cannot save: no model loaded")
                 raise RuntimeError("no model")
             worker = Worker(enhance_and_save_job, self.engine, item.path, result.mode, result.model_key, target,
-                            strength, options, name=f"save {target.name}", cancellable=False)
+                            strength, options, exposure=exposure, overwrite=overwrite, name=f"save {target.name}",
+                            cancellable=False)
             runner = self.runner
         worker.signals.returned.connect(lambda path, p=item.path: self._on_save_returned(p, path))
         worker.signals.errored.connect(lambda exc, t=target: self._on_save_errored(t, exc))

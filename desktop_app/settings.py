@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class AppSettings:
     batch_output_dir: str = ""
     mode: str = "fast"
     strength: float = 1.0
+    exposure: float = 0.0  # stops from the automatic exposure
     weights_path: str = ""  # "" = the bundled default model
     export_format: str = "jpeg"
     jpeg_quality: int = 95
@@ -48,6 +50,8 @@ class AppSettings:
             self.export_format = defaults.export_format
         self.jpeg_quality = min(100, max(1, int(self.jpeg_quality)))
         self.strength = min(1.0, max(0.0, float(self.strength)))
+        exposure = float(self.exposure)
+        self.exposure = min(3.0, max(-3.0, exposure)) if math.isfinite(exposure) else 0.0
         return self
 
 

@@ -1,10 +1,11 @@
-"""The side panel: strength, mode, model picker with its metadata, device."""
+"""The side panel: strength, exposure, mode, model picker with its metadata, device."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -17,15 +18,86 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.exposure import EV_RANGE
+
 from ..engine import ModelEntry
 
 BROWSE = "__browse__"
+EV_MIN, EV_MAX = EV_RANGE  # stops from the automatic exposure
+EV_STEPS_PER_STOP = 10
+
+
+def exposure_text(ev: float) -> str:
+    """``Auto`` at 0, else the signed stops: ``+1.3 EV``."""
+    return "Auto" if abs(ev) < 0.5 / EV_STEPS_PER_STOP else f"{ev:+.1f} EV"
+
+
+class ExposureSlider(QWidget):
+    """Exposure in stops from the automatic choice, -3..+3 in 0.1 steps, with its value label.
+
+    Double-click (on the slider or the label) resets it to Auto. ``exposure_changed`` fires on every
+    change; the window debounces the re-enhancement it triggers.
+    """
+
+    exposure_changed = Signal(float)
+
+    class _Slider(QSlider):
+        double_clicked = Signal()
+
+        def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+            self.double_clicked.emit()
+            event.accept()
+
+    class _Label(QLabel):
+        double_clicked = Signal()
+
+        def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+            self.double_clicked.emit()
+            event.accept()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slider = self._Slider(Qt.Orientation.Horizontal)
+        self.slider.setRange(round(EV_MIN * EV_STEPS_PER_STOP), round(EV_MAX * EV_STEPS_PER_STOP))
+        self.slider.setValue(0)
+        self.slider.setPageStep(EV_STEPS_PER_STOP // 2)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setTickInterval(EV_STEPS_PER_STOP)
+        self.slider.setToolTip("Exposure in stops from the automatic choice (+1 is about twice the light). "
+                               "Double-click to return to Auto.")
+        self.label = self._Label("Auto")
+        self.label.setMinimumWidth(58)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.label.setToolTip("Double-click to return to Auto")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        self.slider.valueChanged.connect(self._on_value_changed)
+        self.slider.double_clicked.connect(self.reset)
+        self.label.double_clicked.connect(self.reset)
+
+    def value(self) -> float:
+        return self.slider.value() / EV_STEPS_PER_STOP
+
+    def set_value(self, ev: float) -> None:
+        self.slider.setValue(round(min(EV_MAX, max(EV_MIN, float(ev))) * EV_STEPS_PER_STOP))
+
+    def reset(self) -> None:
+        """Back to the automatic exposure."""
+        self.slider.setValue(0)
+
+    def _on_value_changed(self, steps: int) -> None:
+        ev = steps / EV_STEPS_PER_STOP
+        self.label.setText(exposure_text(ev))
+        self.exposure_changed.emit(ev)
 
 
 class ControlPanel(QWidget):
     """Editing controls. Emits plain values; the window decides what they mean."""
 
     strength_changed = Signal(float)
+    exposure_changed = Signal(float)
     mode_changed = Signal(str)
     model_chosen = Signal(object)  # Path | None (None = bundled)
     browse_model_requested = Signal()
@@ -42,6 +114,12 @@ class ControlPanel(QWidget):
         strength_row = QHBoxLayout()
         strength_row.addWidget(self.strength_slider, 1)
         strength_row.addWidget(self.strength_label)
+
+        self.exposure = ExposureSlider()
+        self.exposure_note = QLabel("")
+        self.exposure_note.setWordWrap(True)
+        self.exposure_note.setStyleSheet("color: #9aa3b2;")
+        self.exposure_note.hide()
 
         self.fast_radio = QRadioButton("Fast preview")
         self.full_radio = QRadioButton("Full quality")
@@ -69,6 +147,8 @@ class ControlPanel(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         form.addRow("Strength", strength_row)
+        form.addRow("Exposure", self.exposure)
+        form.addRow("", self.exposure_note)
         form.addRow("Mode", mode_row)
         form.addRow("Model", self.model_combo)
         form.addRow("", self.model_info)
@@ -78,6 +158,7 @@ class ControlPanel(QWidget):
         layout.addLayout(form)
 
         self.strength_slider.valueChanged.connect(self._on_slider_value_changed)
+        self.exposure.exposure_changed.connect(self.exposure_changed)
         self.mode_group.buttonToggled.connect(self._on_mode_toggled)
         self.model_combo.activated.connect(self._on_model_activated)
         self._entries: list[ModelEntry] = []
@@ -88,6 +169,18 @@ class ControlPanel(QWidget):
 
     def set_strength(self, value: float) -> None:
         self.strength_slider.setValue(round(value * 100))
+
+    def exposure_value(self) -> float:
+        return self.exposure.value()
+
+    def set_exposure(self, ev: float) -> None:
+        self.exposure.set_value(ev)
+
+    def set_exposure_trained(self, trained: bool) -> None:
+        """Say so when the loaded model was not trained for exposure (its input is then only scaled)."""
+        self.exposure_note.setText("" if trained else
+                                   "This model was not trained for exposure: the slider scales its input.")
+        self.exposure_note.setVisible(not trained)
 
     def mode(self) -> str:
         return "full" if self.full_radio.isChecked() else "fast"
