@@ -4,7 +4,9 @@ Everything inside ``core`` works on float32 RGB arrays, ``H x W x 3``, values in
 (see :class:`ImageData`). Conversions from and to BGR, uint8/uint16 and file formats happen
 here and nowhere else.
 
-Reading uses Pillow (bytes are read with Python's ``open``, so non-ASCII paths work). 16-bit
+Reading takes the bytes of regular files only (never a FIFO or device, so nothing blocks) and
+decides the format from the content (:mod:`core.formats`): camera RAW goes to LibRaw
+(:mod:`core.raw`), HEIC/HEIF to libheif (:mod:`core.heif`), everything else to Pillow. 16-bit
 PNG and TIFF files, which Pillow reduces to 8 bits, are decoded by OpenCV from the same bytes.
 Writing is atomic: the encoded image goes to a hidden temporary file in the target folder,
 which is then renamed onto the target; nothing is left behind on failure.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
+import stat
 import struct
 import tempfile
 import threading
@@ -29,6 +33,18 @@ from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from .atomic import umask_mode
 from .errors import ImageReadError, ImageWriteError
+from .formats import (
+    EXPECTED_KIND,
+    HEIF_EXTENSIONS,
+    KIND_NAMES,
+    RASTER_EXTENSIONS,
+    RAW_EXTENSIONS,
+    TiffWalker,
+    sniff,
+    tiff_is_raw,
+)
+from .heif import decode_heif, encode_heif
+from .raw import decode_raw, fit_within, raw_preview, srgb_icc_profile
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +52,16 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 200_000_000
 
 #: File extensions (lower case, with dot) that :func:`read_image` is meant for.
-READ_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+READ_EXTENSIONS = RASTER_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
 #: File extensions :func:`write_image` can produce, and the format each one means.
-WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
-_READ_FORMATS = {"JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP"}
+WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
+                 ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF", ".avif": "AVIF"}
+#: What ``--format same`` writes for inputs whose own format cannot be written.
+SAME_FORMAT_FALLBACK = {**{ext: ".tif" for ext in RAW_EXTENSIONS}, ".bmp": ".png", ".gif": ".png"}
+_READ_FORMATS = {"JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "AVIF"}
+_SUPPORTED_TEXT = "JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF or camera RAW"
+_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error, IndexError, KeyError,
+                  TypeError, ZeroDivisionError, OverflowError)
 
 _ORIENTATION_TAG = 0x0112
 _EXIF_IFD_TAG = 0x8769
@@ -50,6 +72,7 @@ _STRUCTURAL_TAGS = frozenset({
     325, 338, 339, 340, 341, 513, 514, 530, 531, 532, 34675, 0xA005,
 })
 _BOMB_LOCK = threading.Lock()
+_ENCODE_ERRORS = (OSError, ValueError, RuntimeError, cv2.error)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,11 +81,14 @@ class ImageData:
 
     pixels: np.ndarray  # float32, H x W x 3, [0, 1], already rotated by EXIF orientation
     alpha: np.ndarray | None  # float32, H x W, [0, 1], or None
-    bit_depth: int  # 8 or 16 (bits per channel in the file)
-    format: str  # "JPEG", "PNG", "TIFF", "WEBP" or "BMP"
+    bit_depth: int  # 8 or 16 (bits per channel in the file; 16 also for 10/12-bit HEIF and RAW)
+    format: str  # "JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF", "AVIF", "HEIF" or "RAW"
     exif: bytes | None  # raw EXIF as found (orientation still as in the file)
-    icc_profile: bytes | None
+    icc_profile: bytes | None  # RAW: sRGB (the colour space it is developed into)
     path: Path
+    #: What a person should know about how the file was read, e.g. "first of 3 pages used",
+    #: "primary image of 4 used", "the content is JPEG, although the name ends in .heic".
+    notes: tuple[str, ...] = ()
 
     @property
     def height(self) -> int:
@@ -76,16 +102,187 @@ class ImageData:
 # --------------------------------------------------------------------------------------- reading
 
 
-def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageData:
-    """Read a JPEG, PNG, TIFF, WebP or BMP file into the float32 RGB convention.
+@dataclass(frozen=True)
+class Preview:
+    """A quick display copy of a photo: upright uint8 RGB, longest side at most the size asked for."""
 
-    EXIF orientation is applied. Grayscale, palette and CMYK images become RGB; an alpha
-    channel is returned separately. Raises :class:`ImageReadError` naming the file and the
-    reason (missing, folder, empty, permission denied, not an image, truncated or corrupt,
-    more than ``max_pixels`` pixels).
+    pixels: np.ndarray  # uint8, h x w x 3
+    width: int  # the full picture's upright size
+    height: int
+    notes: tuple[str, ...] = ()
+
+
+def read_file_bytes(path: str | Path) -> bytes:
+    """All bytes of the regular file ``path``; :class:`ImageReadError` for anything else.
+
+    A FIFO, device, socket or folder is refused at once (checked before opening, and again
+    on the opened descriptor, which is opened non-blocking so a file swapped for a FIFO in
+    between cannot block the read). Missing files, broken links, permission problems and
+    empty files get their own message.
     """
     path = Path(path)
-    data = _read_bytes(path)
+    try:
+        _require_regular(path, os.stat(path))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ImageReadError(path, "is a broken symbolic link (its target does not exist)") from None
+        raise ImageReadError(path, "file not found") from None
+    except NotADirectoryError:
+        raise ImageReadError(path, "file not found (a part of the path is a file, not a folder)") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a folder, not an image file") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            _require_regular(path, os.fstat(handle.fileno()))
+            data = handle.read()
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageReadError(path, "file is empty (0 bytes)")
+    return data
+
+
+def _require_regular(path: Path, info: os.stat_result) -> None:
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise ImageReadError(path, "is a folder, not an image file")
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    raise ImageReadError(path, f"is {kind}, not a regular file; only regular files are read")
+
+
+@dataclass(frozen=True)
+class _Route:
+    """How a file's bytes are decoded, decided from its content (and, for RAW, its name)."""
+
+    decoder: str  # "raw", "heif" or "pillow"
+    kind: str | None  # what sniff() found
+    notes: tuple[str, ...]
+
+
+def _route(path: Path, data: bytes) -> _Route:
+    kind = sniff(data)
+    ext = path.suffix.lower()
+    if kind == "RAW" or (kind is None and ext in RAW_EXTENSIONS):
+        decoder = "raw"
+    elif kind == "TIFF" and (tiff_is_raw(data) or (ext in RAW_EXTENSIONS and TiffWalker(data).ascii(271))):
+        decoder = "raw"  # DNG, NEF, ARW, CR2, PEF... (a plain TIFF named .dng is read as the TIFF it is)
+    elif kind == "HEIF":
+        decoder = "heif"
+    else:
+        decoder = "pillow"
+    actual = "RAW" if decoder == "raw" else kind
+    expected = EXPECTED_KIND.get(ext)
+    notes: tuple[str, ...] = ()
+    if expected and actual and expected != actual:
+        notes = (f"the content is {KIND_NAMES.get(actual, actual)}, although the name ends in {path.suffix}",)
+    return _Route(decoder, kind, notes)
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Read an image file into the float32 RGB convention.
+
+    JPEG, PNG (also 16-bit), TIFF (also 16-bit), WebP, BMP, GIF, AVIF, HEIC/HEIF (also 10-bit)
+    and camera RAW (see :mod:`core.raw`). The format is taken from the content, not the name.
+    EXIF orientation is applied. Grayscale, palette and CMYK images become RGB; an alpha
+    channel is returned separately. Of a multi-page TIFF, animated GIF/PNG/WebP or HEIF burst
+    the first (primary) image is used, and ``ImageData.notes`` says so. Only regular files are
+    read. Raises :class:`ImageReadError` naming the file and the reason (missing, folder, not
+    a regular file, empty, permission denied, not an image, truncated or corrupt, unsupported
+    camera, more than ``max_pixels`` pixels).
+    """
+    path = Path(path)
+    data = read_file_bytes(path)
+    return _decode(path, data, max_pixels)
+
+
+def read_preview(path: str | Path, max_side: int, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Preview:
+    """A fast display copy of ``path`` (longest side at most ``max_side``) and its full size.
+
+    RAW files are developed at half size (no demosaicing), JPEGs decoded at reduced size;
+    other formats are read in full and scaled down. Raises :class:`ImageReadError`.
+    """
+    path = Path(path)
+    data = read_file_bytes(path)
+    route = _route(path, data)
+    if route.decoder == "raw":
+        pixels, width, height = raw_preview(path, data, max_side, max_pixels=max_pixels)
+        return Preview(pixels, width, height, route.notes)
+    if route.kind == "JPEG":
+        quick = _jpeg_preview(data, max_side, max_pixels)
+        if quick is not None:
+            pixels, width, height = quick
+            return Preview(pixels, width, height, route.notes)
+    image = _decode(path, data, max_pixels)
+    return Preview(_to_uint8(fit_within(image.pixels, max_side)), image.width, image.height, image.notes)
+
+
+def _jpeg_preview(data: bytes, max_side: int, max_pixels: int | None) -> tuple[np.ndarray, int, int] | None:
+    """Reduced-size JPEG decode (Pillow's draft mode), upright; None to take the full path."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if image.mode not in ("RGB", "L", "CMYK", "YCbCr") or (max_pixels and width * height > max_pixels):
+                return None
+            _, orientation = _read_exif(image)
+            image.draft("RGB", (max_side, max_side))
+            pixels = np.asarray(image.convert("RGB"))
+    except Exception:  # noqa: BLE001 - anything odd: the full reader gives the real reason
+        return None
+    pixels = _orient(pixels, orientation)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return fit_within(pixels, max_side), width, height
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return np.ascontiguousarray(pixels)
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _report_notes(path: Path, notes: tuple[str, ...]) -> tuple[str, ...]:
+    for note in notes:
+        log.warning("%s: %s", path, note)
+    return notes
+
+
+def _decode(path: Path, data: bytes, max_pixels: int | None) -> ImageData:
+    route = _route(path, data)
+    if route.decoder == "raw":
+        frame = decode_raw(path, data, max_pixels=max_pixels)
+        return ImageData(pixels=frame.pixels, alpha=None, bit_depth=16, format="RAW", exif=frame.exif,
+                         icc_profile=srgb_icc_profile(), path=path,
+                         notes=_report_notes(path, route.notes + frame.notes))
+    if route.decoder == "heif":
+        heif = decode_heif(path, data, max_pixels=max_pixels)
+        return ImageData(pixels=heif.pixels, alpha=heif.alpha, bit_depth=heif.bit_depth, format="HEIF",
+                         exif=heif.exif, icc_profile=heif.icc_profile, path=path,
+                         notes=_report_notes(path, route.notes + heif.notes))
+    return _decode_pillow(path, data, max_pixels, route.notes)
+
+
+def _bomb_message(max_pixels: int | None, pixels: int | None, size: tuple[int, int] | None = None) -> str:
+    """The decompression-bomb refusal, stating *our* limit (Pillow's own messages state twice it)."""
+    limit = f"the limit of {max_pixels / 1e6:g} MP ({max_pixels:,} pixels)" if max_pixels else "the limit"
+    if size is not None:
+        what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP)"
+    elif pixels is not None:
+        what = f"{pixels / 1e6:.0f} MP"
+    else:
+        what = "the image"
+    return f"{what} is more than {limit}; refused as a possible decompression bomb"
+
+
+def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple[str, ...]) -> ImageData:
     with _BOMB_LOCK, warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both count as a bomb here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -94,23 +291,23 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         try:
             image = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageReadError(path, f"too many pixels, refused as a possible decompression bomb ({exc})") from None
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            raise ImageReadError(path, _bomb_message(max_pixels, int(found.group(1)) if found else None)) from None
         except UnidentifiedImageError:
             raise ImageReadError(path, f"not an image file (content not recognised{_name_hint(path)})") from None
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise ImageReadError(path, f"file is truncated or corrupt ({exc})") from None
+        except _PILLOW_ERRORS as exc:
+            raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = previous
 
     with image:
         fmt = "JPEG" if image.format == "MPO" else (image.format or "")
         if image.format not in _READ_FORMATS:
-            raise ImageReadError(path, f"{image.format} images are not supported (use JPEG, PNG, TIFF, WebP or BMP)")
+            raise ImageReadError(path, f"{image.format} images are not supported (use {_SUPPORTED_TEXT})")
         width, height = image.size
         if max_pixels is not None and width * height > max_pixels:
-            raise ImageReadError(
-                path, f"{width}x{height} is more than the limit of {max_pixels} pixels (possible decompression bomb)"
-            )
+            raise ImageReadError(path, _bomb_message(max_pixels, None, (width, height)))
+        notes = _report_notes(path, notes + _frame_notes(image))
         icc = image.info.get("icc_profile") or None
         exif, orientation = _read_exif(image)
         if _is_16_bit(image, data):
@@ -120,36 +317,36 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
                 return ImageData(
                     pixels=_orient(pixels, orientation),
                     alpha=None if alpha is None else _orient(alpha, orientation),
-                    bit_depth=16, format=fmt, exif=exif, icc_profile=icc, path=path,
+                    bit_depth=16, format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes,
                 )
             log.warning("%s: 16-bit decoding failed, reading it with 8 bits per channel", path)
         try:
             image.load()  # full decode: detects truncated and corrupt files
             upright = ImageOps.exif_transpose(image) or image
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as exc:
-            raise ImageReadError(path, f"file is truncated or corrupt ({exc})") from None
-        pixels, alpha, bit_depth = _pil_to_float(upright)
+            pixels, alpha, bit_depth = _pil_to_float(upright)
+        except _PILLOW_ERRORS as exc:
+            raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
     return ImageData(pixels=pixels, alpha=alpha, bit_depth=bit_depth, format=fmt, exif=exif,
-                     icc_profile=icc, path=path)
+                     icc_profile=icc, path=path, notes=notes)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _frame_notes(image: Image.Image) -> tuple[str, ...]:
+    """'first of N frames used' for multi-page TIFF, animated GIF/PNG/WebP (not MPO's previews)."""
+    if image.format == "MPO":
+        return ()
     try:
-        if path.is_dir():
-            raise ImageReadError(path, "is a folder, not an image file")
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise ImageReadError(path, "file not found") from None
-    except PermissionError:
-        raise ImageReadError(path, "permission denied") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "is a folder, not an image file") from None
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if not data:
-        raise ImageReadError(path, "file is empty (0 bytes)")
-    return data
+        frames = int(getattr(image, "n_frames", 1) or 1)
+    except Exception:  # noqa: BLE001 - a broken later frame: the first is still read
+        frames = 1
+    if frames <= 1:
+        return ()
+    unit = "pages" if image.format == "TIFF" else "frames"
+    return (f"first of {frames} {unit} used",)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _name_hint(path: Path) -> str:
@@ -279,7 +476,8 @@ def write_image(
 ) -> Path:
     """Write float32 RGB ``pixels`` to ``path``; the format follows the suffix.
 
-    ``bit_depth`` 16 is honoured for PNG and TIFF (default: the source's depth, else 8).
+    ``bit_depth`` 16 is honoured for PNG and TIFF, and written as 10 bits by HEIC (default:
+    the source's depth, else 8).
     With ``keep_metadata`` the source's EXIF (orientation reset to 1, since the pixels are
     upright) and ICC profile are written. ``alpha`` is written by PNG, TIFF and WebP and
     dropped by JPEG. The write is atomic. Refuses to replace an existing file unless
@@ -305,7 +503,7 @@ def write_image(
     depth = bit_depth if bit_depth is not None else (source.bit_depth if source is not None else 8)
     if depth not in (8, 16):
         raise ImageWriteError(path, f"bit depth must be 8 or 16, not {depth}")
-    if depth == 16 and fmt not in ("PNG", "TIFF"):
+    if depth == 16 and fmt not in ("PNG", "TIFF", "HEIF"):
         log.info("%s: %s holds 8 bits per channel; writing 8-bit", path, fmt)
         depth = 8
     if not 1 <= int(quality) <= 100:
@@ -317,17 +515,26 @@ def write_image(
         icc = source.icc_profile if _is_rgb_profile(source.icc_profile) else None
     try:
         encoded = _encode(fmt, rgb, alpha_values, depth, int(quality), exif, icc)
-    except (OSError, ValueError, cv2.error) as exc:
+    except _ENCODE_ERRORS as exc:
         if not (exif or icc):
             raise ImageWriteError(path, f"encoding as {fmt} failed ({exc})") from exc
         # e.g. EXIF larger than JPEG's 64 KB segment: keep the picture, drop the metadata
         log.warning("%s: metadata could not be written (%s); writing without it", path, exc)
         try:
             encoded = _encode(fmt, rgb, alpha_values, depth, int(quality), None, None)
-        except (OSError, ValueError, cv2.error) as exc2:
+        except _ENCODE_ERRORS as exc2:
             raise ImageWriteError(path, f"encoding as {fmt} failed ({exc2})") from exc2
     _write_atomically(path, encoded, overwrite=overwrite)
     return path
+
+
+def same_format_extension(path: str | Path) -> str:
+    """The extension ``--format same`` gives the output of ``path``: its own where it can be
+    written, 16-bit TIFF (``.tif``) for camera RAW, PNG for BMP and GIF."""
+    suffix = Path(path).suffix
+    if suffix.lower() in WRITE_FORMATS:
+        return suffix
+    return SAME_FORMAT_FALLBACK.get(suffix.lower(), ".png")
 
 
 def unique_path(path: str | Path) -> Path:
@@ -400,6 +607,8 @@ def _encode(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int, qua
     values = _quantize(planes, depth)
     if fmt == "TIFF":
         return _encode_tiff(values, exif, icc)
+    if fmt == "HEIF":
+        return encode_heif(values, quality, exif, icc)
     if fmt == "PNG" and depth == 16:
         bgr = values[:, :, [2, 1, 0, 3]] if values.shape[2] == 4 else values[:, :, ::-1]
         ok, buffer = cv2.imencode(".png", np.ascontiguousarray(bgr))
@@ -416,6 +625,8 @@ def _encode(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int, qua
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
     elif fmt == "WEBP":
         options.update(quality=quality, method=4)
+    elif fmt == "AVIF":
+        options.update(quality=quality)
     elif fmt == "PNG":
         options.update(compress_level=6)
     buffer = io.BytesIO()

@@ -277,7 +277,7 @@ def test_permission_denied_reported(tmp_path, rng, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(core.io, "open", refuse, raising=False)
+    monkeypatch.setattr(core.io.os, "open", refuse)
     _assert_read_error(path, "permission denied")
 
 
