@@ -3,6 +3,12 @@
 The architecture is always read from the file (``architecture`` metadata, or inferred from
 the tensor shapes of a plain state dict), never typed in by a user. Pickled checkpoints are
 only accepted as plain state dicts through ``torch.load(weights_only=True)``.
+
+Nothing is built before the file has been checked: the tensor names, shapes and types in the
+safetensors header are compared with the shapes the described architecture has (computed,
+see :func:`describe_architecture`), and an architecture beyond :data:`LIMITS` is refused. A
+hostile file that describes a gigantic network therefore costs nothing to reject, and
+:func:`read_weights_info` never builds a model or reads a tensor.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from dataclasses import replace
@@ -226,3 +227,39 @@ def test_distributed_two_cpu_processes(lol_dataset: Path, tmp_path: Path) -> Non
     assert (out / "rank0.pt").is_file() and (out / "rank1.pt").is_file()
     history = __import__("json").loads((out / "metrics.json").read_text())["history"]
     assert len(history) == 1 and np.isfinite(history[0]["val_psnr"])
+
+
+def test_picture_recipe_run_ends_with_a_fitted_exposure_head(lol_dataset: Path, tmp_path: Path) -> None:
+    from core.engine import Enhancer
+    from trainer.config import PICTURE_COLOUR_WEIGHT, picture_augment
+
+    cfg = dataclasses.replace(_config(lol_dataset, tmp_path / "run", augment=picture_augment()),
+                              optim=OptimConfig(lr=1e-3, colour_weight=PICTURE_COLOUR_WEIGHT))
+    result = train(cfg)
+    assert result.completed
+    model, info = load_weights(result.best_weights)
+    assert model.exposure_head is not None and model.config.highlight_knee is not None
+    assert info.extra["exposure_control"] == "trained" and "stops" in info.extra["auto_exposure"]
+    # The head's output is a real prediction, not the untouched initialisation.
+    assert float(model.exposure_head.linear.weight.detach().abs().sum()) > 0
+    enhancer = Enhancer(result.best_weights, device="cpu")
+    assert enhancer.exposure_is_trained
+    image = np.full((40, 48, 3), 0.05, np.float32)
+    assert enhancer.enhance(image, exposure=1).mean() > enhancer.enhance(image, exposure=-1).mean()
+
+
+def test_exposure_head_fit_beats_a_fixed_key_when_the_key_depends_on_content() -> None:
+    from trainer.data import PairImages
+    from trainer.exposure_fit import ExposureFitConfig, fit_exposure_head
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(24):
+        # Scenes with more dark area are meant to be darker ("night"): the reference key follows content.
+        share = rng.uniform(0.1, 0.9)
+        low = np.full((32, 32, 3), 40, np.uint8)
+        low[: int(32 * share)] = 4
+        key = 0.05 + 0.2 * (1 - share)
+        items.append(PairImages(f"s{i}_0", low, low, low_log_average=0.01, high_log_average=key))
+    fit = fit_exposure_head(items, ExposureFitConfig(bins=16, folds=4))
+    assert fit.cv_rms_stops < 0.5 * fit.fixed_key_rms_stops

@@ -10,7 +10,15 @@ import time
 from core.config import PRESETS
 from core.errors import CancelledError, CoreError
 
-from .config import AugmentConfig, DataConfig, OptimConfig, TrainConfig
+from .config import (
+    PICTURE_AUGMENT_PARTS,
+    PICTURE_COLOUR_WEIGHT,
+    AugmentConfig,
+    DataConfig,
+    OptimConfig,
+    TrainConfig,
+    picture_augment,
+)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +58,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "JPEG, chroma-noise and banding augmentation; classic: fixed-key exposure, "
                              "darkening + sensor noise only (runs made before the picture recipe)")
     parser.add_argument("--without", action="append", default=[], metavar="PART",
-                        choices=["jpeg", "chroma-noise", "banding", "ev-jitter", "true-exposure"],
+                        choices=sorted(PICTURE_AUGMENT_PARTS),
                         help="leave one part of the picture recipe out (repeatable; for ablations)")
     parser.add_argument("--no-augment", action="store_true", help="no darkening / sensor-noise augmentation")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
@@ -60,28 +68,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
 
 
-#: The picture recipe's augmentation (issue 11): what real dark photos carry, and every exposure.
-PICTURE_AUGMENT = {"jpeg": {"jpeg_prob": 0.5}, "chroma-noise": {"chroma_noise_prob": 0.5},
-                   "banding": {"banding_prob": 0.2}, "ev-jitter": {"ev_jitter_prob": 0.5},
-                   "true-exposure": {"true_exposure": True}}
-
-
 def augment_from_args(args: argparse.Namespace) -> AugmentConfig:
     """The augmentation a ``--recipe`` (less its ``--without`` parts) and ``--no-augment`` describe."""
     if args.no_augment:
         return AugmentConfig(darken_prob=0.0, noise_prob=0.0)
     if args.recipe == "classic":
         return AugmentConfig()
-    options: dict = {}
-    for part, values in PICTURE_AUGMENT.items():
-        if part not in args.without:
-            options.update(values)
-    return AugmentConfig(**options)
+    return picture_augment(args.without)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     augment = augment_from_args(args)
-    colour = args.colour_weight if args.colour_weight is not None else (0.5 if args.recipe == "picture" else 0.0)
+    colour = args.colour_weight if args.colour_weight is not None else (
+        PICTURE_COLOUR_WEIGHT if args.recipe == "picture" else 0.0)
     return TrainConfig(
         out_dir=args.out,
         data=DataConfig(train_dir=args.data, val_dir=args.val_data, val_split=args.val_split, crop=args.crop,

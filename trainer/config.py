@@ -96,6 +96,30 @@ class OptimConfig:
     ema_decay: float | None = 0.999
 
 
+#: The picture recipe (issue 11) by part, so one can be left out for an ablation.
+PICTURE_AUGMENT_PARTS: dict[str, dict[str, Any]] = {
+    "jpeg": {"jpeg_prob": 0.5},
+    "chroma-noise": {"chroma_noise_prob": 0.5},
+    "banding": {"banding_prob": 0.2},
+    "ev-jitter": {"ev_jitter_prob": 0.5},
+    "true-exposure": {"true_exposure": True},
+}
+PICTURE_COLOUR_WEIGHT = 0.5
+
+
+def picture_augment(without: tuple[str, ...] | list[str] = ()) -> AugmentConfig:
+    """The picture recipe's augmentation: what real dark photos carry (JPEG blocks, chroma noise,
+    banding) and every exposure the EV control can ask for; ``without`` leaves parts out."""
+    unknown = set(without) - set(PICTURE_AUGMENT_PARTS)
+    if unknown:
+        raise ValueError(f"unknown recipe parts {sorted(unknown)}; choose from {', '.join(PICTURE_AUGMENT_PARTS)}")
+    options: dict[str, Any] = {}
+    for part, values in PICTURE_AUGMENT_PARTS.items():
+        if part not in without:
+            options.update(values)
+    return AugmentConfig(**options)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """A whole training run. ``out_dir`` receives weights, metrics, curves and resume state."""

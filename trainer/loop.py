@@ -194,6 +194,36 @@ def _weights_extra(cfg: TrainConfig, context: int) -> dict[str, str]:
     return extra
 
 
+def _add_exposure_head(cfg: TrainConfig, model_cfg: MIRNetConfig, train_items: list[PairImages],
+                       val_items: list[PairImages], paths: list[Path | None]) -> None:
+    """Fit the auto-exposure head on the training pairs and add it to the finished run's weights
+    (only for runs trained at the true exposure: their network restores, the head exposes)."""
+    if not cfg.augment.true_exposure or model_cfg.exposure_key is None:
+        return
+    from .exposure_fit import (
+        ExposureFitConfig,
+        fit_exposure_head,
+        fit_metadata,
+        head_error_stops,
+        with_exposure_head,
+    )
+
+    fit_cfg = ExposureFitConfig()
+    try:
+        fit = fit_exposure_head(train_items, fit_cfg, model_cfg.exposure_key)
+    except ValueError as exc:
+        log.warning("no auto-exposure head: %s", exc)
+        return
+    val_stops = head_error_stops(fit, val_items, fit_cfg) if val_items else None
+    log.info("auto-exposure head: grouped-CV RMS %.2f stops (fixed key %.2f)", fit.cv_rms_stops,
+             fit.fixed_key_rms_stops)
+    for path in dict.fromkeys(p for p in paths if p is not None):
+        model, info = load_weights(path)
+        save_weights(path, with_exposure_head(model, fit, fit_cfg.bins), training_data=info.training_data,
+                     epochs=info.epochs, val_psnr=info.val_psnr, val_ssim=info.val_ssim,
+                     extra={**info.extra, **fit_metadata(fit, val_stops)})
+
+
 def ema_decay_at(decay: float, updates: int) -> float:
     """Effective EMA decay after ``updates`` optimiser steps: ``min(decay, (1+n)/(10+n))``.
 
@@ -401,5 +431,7 @@ def train(
 
     if result.best_weights is None and (out_dir / "weights" / "best.safetensors").exists():
         result.best_weights = out_dir / "weights" / "best.safetensors"
+    if dist.is_main and result.completed:
+        _add_exposure_head(cfg, model_cfg, train_items, val_items, [result.best_weights, result.last_weights])
     dist_utils.shutdown(dist)
     return result

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from core.config import PRESETS
 from core.errors import CoreError
 from core.weights import WeightsInfo, read_weights_info
-from trainer.config import DataConfig, TrainConfig
+from trainer.config import PICTURE_COLOUR_WEIGHT, DataConfig, OptimConfig, TrainConfig, picture_augment
 from trainer.probe import ProbeResult, preset_parameters, probe_epoch_time
 from trainer.user_models import RunInfo, find_runs, safe_name
 
@@ -245,7 +245,9 @@ class SettingsPage(QWizardPage):
         data = DataConfig(train_dir=str(summary.folder), val_split=summary.val_split,
                           crop=self.crop_spin.value(), batch_size=self.batch_spin.value(),
                           val_max_side=1024)
+        # The same picture recipe as `lowlight train` (true exposure, EV jitter, JPEG/chroma noise).
         return TrainConfig(out_dir=str(self.runs_dir / (self.run_name() or "run")), data=data,
+                           augment=picture_augment(), optim=OptimConfig(colour_weight=PICTURE_COLOUR_WEIGHT),
                            preset=str(self.preset_combo.currentData()), epochs=self.epochs_spin.value(),
                            device=str(self.device_combo.currentData()),  # type: ignore[arg-type]
                            init_weights=str(self.start_weights) if self.fine_tunes() else None)
