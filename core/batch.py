@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import CancelledError, CoreError, ImageWriteError
 from .exposure import check_exposure
-from .io import READ_EXTENSIONS, WRITE_FORMATS, read_image, unique_path, write_image
+from .io import READ_EXTENSIONS, read_image, same_format_extension, unique_path, write_image
 from .steps import run_to_end
 
 if TYPE_CHECKING:
@@ -37,12 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OutputFormat = Literal["same", "png", "jpg", "tif", "webp"]
-OUTPUT_FORMATS: tuple[str, ...] = ("same", "png", "jpg", "tif", "webp")
+OutputFormat = Literal["same", "png", "jpg", "tif", "webp", "heic"]
+OUTPUT_FORMATS: tuple[str, ...] = ("same", "png", "jpg", "tif", "webp", "heic")
 #: Added to each output's file name stem: ``photo.jpg`` -> ``photo_enhanced.jpg``.
 DEFAULT_SUFFIX = "_enhanced"
-#: Extension used with ``fmt="same"`` when the input's own format cannot be written (BMP).
-FALLBACK_EXTENSION = ".png"
 
 Stage = Literal["start", "progress", "done", "skipped", "failed"]
 
@@ -158,10 +156,11 @@ def collect_inputs(paths: Iterable[str | Path], recursive: bool = False,
 
 def plan_output(input_path: str | Path, out_dir: str | Path, suffix: str = DEFAULT_SUFFIX,
                 fmt: OutputFormat = "same") -> Path:
-    """``out_dir/<stem><suffix>.<ext>``; ``fmt="same"`` keeps the input's extension (BMP -> PNG)."""
+    """``out_dir/<stem><suffix>.<ext>``; ``fmt="same"`` keeps the input's extension where it can be
+    written (camera RAW -> 16-bit TIFF, BMP and GIF -> PNG: :func:`core.io.same_format_extension`)."""
     source = Path(input_path)
     if fmt == "same":
-        extension = source.suffix if source.suffix.lower() in WRITE_FORMATS else FALLBACK_EXTENSION
+        extension = same_format_extension(source)
     elif fmt in OUTPUT_FORMATS:
         extension = f".{fmt}"
     else:

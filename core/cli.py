@@ -158,8 +158,9 @@ def _run_enhance(args: argparse.Namespace) -> int:
         raise UsageError(f"output folder is a file: {out_dir}")
     inputs = collect_inputs(args.paths, recursive=args.recursive, exclude=[out_dir])
     if not inputs:
-        raise UsageError(f"no images found in {', '.join(args.paths)} (looked for .jpg .jpeg .png .tif .tiff "
-                         f".webp .bmp{'' if args.recursive else '; add --recursive for subfolders'})")
+        raise UsageError(f"no images found in {', '.join(args.paths)} (looked for JPEG, PNG, TIFF, WebP, BMP, GIF, "
+                         f"HEIC/HEIF, AVIF and camera RAW files"
+                         f"{'' if args.recursive else '; add --recursive for subfolders'})")
     options = BatchOptions(mode=args.mode, strength=args.strength, exposure=args.exposure, fmt=args.format,
                            suffix=args.suffix,
                            quality=args.quality, skip_existing=args.skip_existing, overwrite=args.overwrite,
@@ -344,12 +345,10 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from .model import MIRNet, count_parameters
     from .weights import read_weights_info
 
-    info = read_weights_info(args.file)
+    info = read_weights_info(args.file)  # checks the header; never builds the model
     data = info.as_dict()
-    data["parameters"] = count_parameters(MIRNet(info.config))
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return EXIT_OK
@@ -359,6 +358,14 @@ def _run_info(args: argparse.Namespace) -> int:
         elif key == "parameters":
             value = f"{value:,}"
         print(f"{key + ':':<15}{value}")
+    return EXIT_OK
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .weights import convert_to_safetensors
+
+    written = convert_to_safetensors(args.source, args.target)
+    print(f"wrote {written}")
     return EXIT_OK
 
 
@@ -420,12 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "(+1 is about twice the mid-tone light; default: 0 = auto)")
     enhance.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     enhance.add_argument("--format", choices=OUTPUT_FORMATS, default="same",
-                         help="output format; 'same' keeps the input's (BMP becomes PNG) (default: same)")
+                         help="output format; 'same' keeps the input's (camera RAW becomes 16-bit TIFF, BMP and GIF "
+                              "become PNG) (default: same)")
     enhance.add_argument("--recursive", action="store_true", help="also look into subfolders")
     enhance.add_argument("--suffix", default=DEFAULT_SUFFIX, metavar="TEXT",
                          help=f"added to each output file name stem (default: '{DEFAULT_SUFFIX}'; "
                               "write --suffix=-x for a value that starts with '-')")
-    enhance.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1..100 (default: 95)")
+    enhance.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP/HEIC quality 1..100 (default: 95)")
     existing = enhance.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists")
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -456,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", metavar="FILE")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_run_info)
+
+    convert = commands.add_parser(
+        "convert", help="turn a plain PyTorch state dict (.pt/.pth) into a .safetensors weights file",
+        description="Read SOURCE (a .pt/.pth holding only tensors: it is opened with torch.load(weights_only=True), "
+                    "so no code in it runs), check it is a MIRNet, and write TARGET.safetensors with the "
+                    "architecture in its metadata. TARGET is never overwritten.")
+    convert.add_argument("source", metavar="SOURCE")
+    convert.add_argument("target", metavar="TARGET")
+    convert.set_defaults(handler=_run_convert)
 
     bench = commands.add_parser("bench", help="parameters and GFLOP of the model presets")
     bench.add_argument("--presets", nargs="+", default=list(PRESETS), metavar="NAME",

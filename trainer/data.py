@@ -3,6 +3,7 @@ in-memory loading and random training crops."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import CoreError
+from core.errors import CoreError, ImageReadError
 from core.exposure import log_average_luminance
+from core.io import read_file_bytes
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +168,19 @@ def select_pairs(train_dir: str | Path, *, val_dir: str | Path | None = None, va
 
 
 def load_rgb8(path: Path) -> np.ndarray:
-    """Decode an image as uint8 RGB (HxWx3); 16-bit inputs are scaled down."""
+    """Decode an image as uint8 RGB (HxWx3); 16-bit inputs are scaled down.
+
+    Only regular files are read (a FIFO or device is refused at once: core.io.read_file_bytes).
+    """
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(read_file_bytes(path))) as img:
             img.load()
             if img.mode in ("I;16", "I;16B", "I"):
                 arr = np.asarray(img, dtype=np.float32) / 257.0
                 return np.repeat(np.clip(arr, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except ImageReadError as exc:
+        raise DatasetError(f"Cannot read '{path}': {exc.reason}") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(f"Cannot read '{path}': {exc}") from exc
 
