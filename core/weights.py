@@ -16,23 +16,53 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import write_atomically
+from .auto_exposure import feature_count
 from .config import PRESETS, MIRNetConfig
 from .errors import WeightsError
+from .files import file_problem
 from .model import MIRNet
 
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "lowlight-mirnet"
 FORMAT_VERSION = "1"
+SAFETENSORS_SUFFIX = ".safetensors"
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt"})
+#: Tensor types a weights file may hold (safetensors' names); all become float32 when loaded.
+FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
+
+@dataclass(frozen=True)
+class WeightsLimits:
+    """The largest network a weights file may describe; anything beyond could never run here.
+
+    For scale: the paper-sized preset has 44.5 M parameters and costs about 15 MFLOP per input
+    pixel, the bundled lite model 0.4 M and 0.2 MFLOP; it has 2 blocks, the paper preset 6.
+    """
+
+    max_parameters: int = 100_000_000
+    #: Inference cost per input pixel (a 12 MP photo at the limit is 1.2 PFLOP: hours on a CPU).
+    max_mflop_per_pixel: float = 100.0
+    #: Residual blocks in all (``num_rrg * num_mrb``).
+    max_blocks: int = 256
+
+    @property
+    def max_pickle_bytes(self) -> int:
+        """A pickled state dict of ``max_parameters`` doubles, plus room for its index."""
+        return 8 * self.max_parameters + (64 << 20)
+
+
+LIMITS = WeightsLimits()
 
 
 @dataclass(frozen=True)
@@ -48,6 +78,8 @@ class WeightsInfo:
     val_ssim: float | None = None
     date: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: Number of weights in the file (counted from its header); None when not known.
+    parameters: int | None = None
 
     def summary(self) -> str:
         """One line for people: preset, size and validation figures."""
@@ -65,6 +97,7 @@ class WeightsInfo:
             "path": str(self.path),
             "preset": self.preset,
             "architecture": json.loads(self.config.to_json()),
+            "parameters": self.parameters,
             "training_data": self.training_data,
             "epochs": self.epochs,
             "val_psnr": self.val_psnr,
@@ -114,61 +147,290 @@ def save_weights(
     return write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def infer_config(state: dict[str, torch.Tensor]) -> MIRNetConfig:
-    """Recover the architecture from tensor shapes of a state dict (for files without metadata)."""
+# ------------------------------------------------------------------------------ architecture
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """What a :class:`MIRNetConfig` amounts to, computed without building anything."""
+
+    shapes: dict[str, tuple[int, ...]]  # the state dict's tensor names and shapes
+    parameters: int
+    mflop_per_pixel: float  # convolutions at inference (windowed pooling), per input pixel
+
+
+class _Counter:
+    """Collects tensor shapes and convolution cost (FLOP per input pixel) of one module tree."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.flop = 0.0
+
+    def conv(self, name: str, c_in: int, c_out: int, k: int, scale: float, bias: bool = True) -> None:
+        self.shapes[f"{name}.weight"] = (c_out, c_in, k, k)
+        if bias:
+            self.shapes[f"{name}.bias"] = (c_out,)
+        self.flop += 2.0 * c_in * k * k * c_out * scale  # ``scale``: its pixels per input pixel
+
+    def prelu(self, name: str) -> None:
+        self.shapes[f"{name}.weight"] = (1,)
+
+
+def _hidden(channels: int, reduction: int) -> int:
+    return max(channels // reduction, 4)  # as ChannelAttention and SelectiveKernelFusion
+
+
+def _dau(n: _Counter, p: str, c: int, r: int, scale: float) -> None:
+    n.conv(f"{p}.body.0", c, c, 3, scale)
+    n.prelu(f"{p}.body.1")
+    n.conv(f"{p}.body.2", c, c, 3, scale)
+    h = _hidden(c, r)
+    n.conv(f"{p}.channel_attention.squeeze", c, h, 1, scale)
+    n.prelu(f"{p}.channel_attention.act")
+    n.conv(f"{p}.channel_attention.excite", h, c, 1, scale)
+    n.conv(f"{p}.spatial_attention.conv", 2, 1, 5, scale)
+    n.conv(f"{p}.fuse", 2 * c, c, 1, scale)
+
+
+def _skff(n: _Counter, p: str, c: int, inputs: int, r: int, scale: float) -> None:
+    h = _hidden(c, r)
+    n.conv(f"{p}.squeeze.0", c, h, 1, scale)
+    n.prelu(f"{p}.squeeze.1")
+    for i in range(inputs):
+        n.conv(f"{p}.select.{i}", h, c, 1, scale)
+
+
+def _resample(n: _Counter, p: str, ch: list[int], src: int, dst: int) -> None:
+    if dst > src:
+        for step, k in enumerate(range(src, dst)):
+            q, scale = f"{p}.{step}", 4.0**-k
+            n.conv(f"{q}.main.0", ch[k], ch[k], 1, scale)
+            n.prelu(f"{q}.main.1")
+            n.conv(f"{q}.main.2", ch[k], ch[k], 3, scale)
+            n.prelu(f"{q}.main.3")
+            n.conv(f"{q}.main.5", ch[k], ch[k + 1], 1, scale / 4, bias=False)
+            n.conv(f"{q}.skip.1", ch[k], ch[k + 1], 1, scale / 4, bias=False)
+    else:
+        for step, k in enumerate(range(src, dst, -1)):
+            q, scale = f"{p}.{step}", 4.0**-k
+            n.conv(f"{q}.main_pre.0", ch[k], ch[k], 1, scale)
+            n.prelu(f"{q}.main_pre.1")
+            n.conv(f"{q}.main_pre.2", ch[k], ch[k], 3, scale)
+            n.prelu(f"{q}.main_pre.3")
+            n.conv(f"{q}.main_post", ch[k], ch[k - 1], 1, scale, bias=False)
+            n.conv(f"{q}.skip", ch[k], ch[k - 1], 1, scale, bias=False)
+
+
+def _block(config: MIRNetConfig) -> _Counter:
+    """One multi-scale residual block, names relative to the block (``core.model``'s layout)."""
+    n = _Counter()
+    s, r = config.num_streams, config.reduction
+    ch = [config.stream_channels(k) for k in range(s)]
+    for k in range(1, s):
+        _resample(n, f"enter.{k - 1}", ch, 0, k)
+    for k in range(s):
+        _dau(n, f"attend_first.{k}", ch[k], r, 4.0**-k)
+    for j in range(s):
+        for i in range(s):
+            if i != j:
+                _resample(n, f"exchange.{j}.{i}", ch, i, j)
+    for j in range(s):
+        _skff(n, f"exchange_fuse.{j}", ch[j], s, r, 4.0**-j)
+    for k in range(s):
+        _dau(n, f"attend_second.{k}", ch[k], r, 4.0**-k)
+    for k in range(1, s):
+        _resample(n, f"leave.{k - 1}", ch, k, 0)
+    _skff(n, "output_fuse", ch[0], s, r, 1.0)
+    n.conv("out_conv", ch[0], ch[0], 3, 1.0)
+    return n
+
+
+def _check_fields(config: MIRNetConfig) -> None:
+    for name in ("channels", "num_rrg", "num_mrb", "num_streams", "reduction", "in_channels", "out_channels"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be a whole number, not {value!r}")
+    for name in ("channel_factor", "exposure_key", "highlight_knee"):
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number, not {value!r}")
+    bins = config.auto_exposure_bins
+    if bins is not None and (isinstance(bins, bool) or not isinstance(bins, int)):
+        raise ValueError(f"auto_exposure_bins must be a whole number, not {bins!r}")
+    if config.reduction < 1:
+        raise ValueError(f"reduction must be at least 1, not {config.reduction}")
+    if config.in_channels != 3 or config.out_channels != 3:
+        raise ValueError(f"the network must map RGB to RGB (3 channels), not {config.in_channels} to "
+                         f"{config.out_channels}")
+
+
+def _count(shapes: Mapping[str, Sequence[int]]) -> int:
+    return sum(math.prod(shape) for shape in shapes.values())
+
+
+def _format_count(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f}"
+
+
+def describe_architecture(config: MIRNetConfig, limits: WeightsLimits = LIMITS) -> ArchitectureSpec:
+    """Tensor shapes, parameter count and cost of ``config`` without building it.
+
+    Raises ``ValueError`` (a sentence for people) for fields of the wrong type and for a
+    network beyond ``limits``; the size is checked before any per-tensor list is made.
+    """
+    _check_fields(config)
     try:
-        channels = state["head.weight"].shape[0]
+        widths = [config.stream_channels(k) for k in range(config.num_streams)]
+    except (OverflowError, ValueError):
+        raise ValueError(f"channel_factor {config.channel_factor} gives impossible stream widths") from None
+    c = config.channels
+    head_in = config.in_channels * (2 if config.exposure_key is not None else 1)
+    block = _block(config)
+    outer = _Counter()
+    outer.conv("head", head_in, c, 3, 1.0)
+    outer.conv("tail", c, config.out_channels, 3, 1.0)
+    if config.auto_exposure_bins:
+        outer.shapes["exposure_head.linear.weight"] = (1, feature_count(config.auto_exposure_bins))
+        outer.shapes["exposure_head.linear.bias"] = (1,)
+    group = _Counter()
+    group.conv("body.0", c, c, 3, 1.0)
+    group.conv(f"body.{config.num_mrb + 1}", c, c, 3, 1.0)
+    blocks = config.num_rrg * config.num_mrb
+    parameters = _count(outer.shapes) + config.num_rrg * _count(group.shapes) + blocks * _count(block.shapes)
+    mflop = (outer.flop + config.num_rrg * group.flop + blocks * block.flop) / 1e6
+    size = (f"channels={c} (streams {'/'.join(map(str, widths))}), num_rrg={config.num_rrg}, "
+            f"num_mrb={config.num_mrb}")
+    if parameters > limits.max_parameters:
+        raise ValueError(f"it describes a network of {_format_count(parameters)} parameters ({size}); more than "
+                         f"{_format_count(limits.max_parameters)} is refused: a network that large could "
+                         "never run here")
+    if mflop > limits.max_mflop_per_pixel:
+        raise ValueError(f"it describes a network that costs {mflop:,.0f} MFLOP per pixel ({size}); more than "
+                         f"{limits.max_mflop_per_pixel:,.0f} is refused: a photo would take hours or days")
+    if blocks > limits.max_blocks:
+        raise ValueError(f"it describes a network of {blocks} residual blocks ({size}); more than "
+                         f"{limits.max_blocks} is refused")
+    shapes = {k: outer.shapes[k] for k in ("head.weight", "head.bias")}
+    for g in range(config.num_rrg):
+        for name, shape in group.shapes.items():
+            shapes[f"groups.{g}.{name}"] = shape
+        for b in range(1, config.num_mrb + 1):
+            for name, shape in block.shapes.items():
+                shapes[f"groups.{g}.body.{b}.{name}"] = shape
+    shapes.update((k, v) for k, v in outer.shapes.items() if not k.startswith("head."))
+    return ArchitectureSpec(shapes, parameters, mflop)
+
+
+def infer_config(state: Mapping[str, Any]) -> MIRNetConfig:
+    """Recover the architecture from the tensor shapes of a state dict (for files without metadata).
+
+    ``state`` maps names to tensors or to shapes.
+    """
+    shapes = {k: tuple(v.shape) if hasattr(v, "shape") else tuple(v) for k, v in state.items()}
+    try:
+        channels = shapes["head.weight"][0]
         # A 6-channel head means exposure normalisation (its key is only in metadata; 0.11 is ours).
-        exposure_key = 0.11 if state["head.weight"].shape[1] == 6 else None
-        num_rrg = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("groups."))
-        mrb_ids = {int(k.split(".")[3]) for k in state if k.startswith("groups.0.body.") and ".attend_first." in k}
+        exposure_key = 0.11 if shapes["head.weight"][1] == 6 else None
+        head = shapes.get("exposure_head.linear.weight")
+        bins = head[1] - feature_count(0) if head is not None and len(head) == 2 else None
+        num_rrg = 1 + max(int(k.split(".")[1]) for k in shapes if k.startswith("groups."))
+        mrb_ids = {int(k.split(".")[3]) for k in shapes if k.startswith("groups.0.body.") and ".attend_first." in k}
         num_mrb = len(mrb_ids)
         first = min(mrb_ids)
         prefix = f"groups.0.body.{first}."
-        streams = 1 + max(int(k[len(prefix):].split(".")[1]) for k in state if k.startswith(prefix + "attend_first."))
-        widths = [state[f"{prefix}attend_first.{k}.body.0.weight"].shape[0] for k in range(streams)]
+        streams = 1 + max(int(k[len(prefix):].split(".")[1]) for k in shapes if k.startswith(prefix + "attend_first."))
+        widths = [shapes[f"{prefix}attend_first.{k}.body.0.weight"][0] for k in range(streams)]
         factor = widths[1] / widths[0] if streams > 1 else 1.5
-        hidden = state[f"{prefix}attend_first.0.channel_attention.squeeze.weight"].shape[0]
+        hidden = shapes[f"{prefix}attend_first.0.channel_attention.squeeze.weight"][0]
         reduction = next((r for r in (8, 4, 16, 2, 1) if max(channels // r, 4) == hidden), 8)
         candidates = [MIRNetConfig(channels=channels, num_rrg=num_rrg, num_mrb=num_mrb, num_streams=streams,
-                                   channel_factor=f, reduction=reduction, exposure_key=exposure_key)
+                                   channel_factor=f, reduction=reduction, exposure_key=exposure_key,
+                                   auto_exposure_bins=bins)
                       for f in (factor, round(factor, 2), round(factor * 4) / 4)]
         for cfg in candidates:
             if [cfg.stream_channels(k) for k in range(streams)] == widths:
                 return cfg
         return candidates[0]
-    except (KeyError, ValueError, IndexError) as exc:
+    except (KeyError, ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
         raise ValueError(f"tensor names do not match a MIRNet ({exc})") from exc
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+# ------------------------------------------------------------------------------ reading
+
+
+@dataclass
+class _Contents:
+    """A weights file's tensor shapes and types (and, once read, the tensors) plus its metadata."""
+
+    shapes: dict[str, tuple[int, ...]]
+    dtypes: dict[str, str]
+    meta: dict[str, str]
+    tensors: dict[str, torch.Tensor] | None = None
+
+
+def _safetensors_error(path: Path, exc: BaseException) -> WeightsError:
+    return WeightsError(path, f"not a valid .safetensors file (corrupt or truncated?): {exc}")
+
+
+def _read_header(path: Path) -> _Contents:
+    """Names, shapes, types and metadata from the safetensors header; no tensor is read."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = dict(handle.metadata() or {})
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(path, f"not a valid .safetensors file (corrupt or truncated?): {exc}") from exc
-    return tensors, meta
+            shapes, dtypes = {}, {}
+            for name in handle.keys():
+                view = handle.get_slice(name)
+                shapes[name] = tuple(int(d) for d in view.get_shape())
+                dtypes[name] = str(view.get_dtype())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # SafetensorError, OSError, and pyo3's PanicException (a BaseException)
+        raise _safetensors_error(path, exc) from None
+    return _Contents(shapes, dtypes, meta)
 
 
-def _read_pickle(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _torch_dtype_name(dtype: torch.dtype) -> str:
+    return {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64"}.get(
+        dtype, str(dtype).removeprefix("torch."))
+
+
+def _read_pickle(path: Path, limits: WeightsLimits) -> _Contents:
+    size = path.stat().st_size
+    if size > limits.max_pickle_bytes:
+        raise WeightsError(path, f"{_format_count(size)}B is larger than any network we accept "
+                                 f"({_format_count(limits.max_parameters)} parameters); refused")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+    except Exception:  # noqa: BLE001 - UnpicklingError, RuntimeError, EOFError, zip errors...
+        # torch's own message advises weights_only=False, which would run the file's code: never say that.
         raise WeightsError(
-            path, f"refused: only plain state dicts readable with torch.load(weights_only=True) are accepted ({exc})"
-        ) from exc
+            path, "refused: this pickled checkpoint is not a plain set of tensors (or it is damaged). "
+                  "Pickles can run code when they are opened, so only plain tensor state dicts are read. "
+                  f"Use a .safetensors file instead: train one with '{_CLI} train' or the Retrain wizard, "
+                  f"or turn a plain state dict into one with '{_CLI} convert FILE.pt OUT.safetensors'") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(path, "the file does not hold a plain state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}, {}
+    tensors = {str(k).removeprefix("module."): v for k, v in obj.items()}
+    return _Contents({k: tuple(v.shape) for k, v in tensors.items()},
+                     {k: _torch_dtype_name(v.dtype) for k, v in tensors.items()}, {}, tensors)
+
+
+_CLI = "lowlight"
 
 
 def read_weights_info(path: str | Path) -> WeightsInfo:
-    """Metadata of a weights file without building the model."""
+    """Metadata of a weights file, checked against its header; builds nothing, reads no tensor.
+
+    (A pickled state dict has no header: its tensors are read, but nothing is built.)
+    """
     return _load(Path(path), build=False)[1]
 
 
@@ -179,32 +441,81 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[
     return model.to(device).eval(), info
 
 
-def _load(path: Path, *, build: bool) -> tuple[MIRNet | None, WeightsInfo]:
-    if not path.exists():
-        raise WeightsError(path, "file not found")
-    if path.is_dir():
-        raise WeightsError(path, "is a folder, not a weights file")
+def convert_to_safetensors(source: str | Path, target: str | Path) -> Path:
+    """Write the weights of ``source`` (a plain state dict pickle, or any readable weights file)
+    as ``target`` in our ``.safetensors`` format, with the architecture in the metadata.
+
+    Never replaces an existing ``target``. Raises :class:`WeightsError`.
+    """
+    source, target = Path(source), Path(target)
+    if target.suffix.lower() != SAFETENSORS_SUFFIX:
+        raise WeightsError(target, f"the converted file's name must end in {SAFETENSORS_SUFFIX}")
+    if target.exists():
+        raise WeightsError(target, "exists already; choose another name")
+    model, info = load_weights(source)
+    extra = {k: v for k, v in info.extra.items() if k not in {"preset"}}
+    return save_weights(target, model, training_data=info.training_data, epochs=info.epochs,
+                        val_psnr=info.val_psnr, val_ssim=info.val_ssim, extra=extra)
+
+
+def _mismatch(spec: ArchitectureSpec, contents: _Contents) -> str | None:
+    expected, found = spec.shapes, contents.shapes
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(found) if tuple(expected[k]) != tuple(found[k]))
+    details = []
+    if missing:
+        details.append(f"{len(missing)} missing tensors (e.g. {missing[0]})")
+    if unexpected:
+        details.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+    if wrong:
+        details.append(f"{len(wrong)} tensors of the wrong shape (e.g. {wrong[0]}: {list(found[wrong[0]])} "
+                       f"instead of {list(expected[wrong[0]])})")
+    return "; ".join(details) or None
+
+
+def _load(path: Path, *, build: bool, limits: WeightsLimits = LIMITS) -> tuple[MIRNet | None, WeightsInfo]:
+    problem = file_problem(path)
+    if problem is not None:
+        raise WeightsError(path, "is a folder, not a weights file" if problem.startswith("is a folder") else problem)
     if path.stat().st_size == 0:
         raise WeightsError(path, "file is empty")
-    if path.suffix.lower() == ".safetensors":
-        tensors, meta = _read_safetensors(path)
-    elif path.suffix.lower() in {".pt", ".pth", ".bin", ".ckpt"}:
-        tensors, meta = _read_pickle(path)
+    suffix = path.suffix.lower()
+    if suffix == SAFETENSORS_SUFFIX:
+        contents = _read_header(path)
+    elif suffix in PICKLE_SUFFIXES:
+        contents = _read_pickle(path, limits)
     else:
         raise WeightsError(path, "unknown weights format; expected .safetensors (or a .pt/.pth state dict)")
 
+    meta = contents.meta
     if meta.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise WeightsError(path, f"metadata says format '{meta.get('format')}', not {FORMAT_NAME}")
     try:
-        config = MIRNetConfig.from_json(meta["architecture"]) if "architecture" in meta else infer_config(tensors)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise WeightsError(path, f"architecture cannot be determined: {exc}") from exc
+        config = (MIRNetConfig.from_json(meta["architecture"]) if "architecture" in meta
+                  else infer_config(contents.shapes))
+        if not isinstance(config, MIRNetConfig):
+            raise ValueError("the architecture metadata is not a JSON object")
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise WeightsError(path, f"architecture cannot be determined: {exc}") from None
+    try:
+        spec = describe_architecture(config, limits)
+    except ValueError as exc:
+        raise WeightsError(path, f"refused: {exc}") from None
+    mismatch = _mismatch(spec, contents)
+    if mismatch:
+        raise WeightsError(path, f"does not match the MIRNet architecture it describes: {mismatch}")
+    odd = sorted(k for k, t in contents.dtypes.items() if t not in FLOAT_DTYPES)
+    if odd:
+        raise WeightsError(path, f"{len(odd)} tensors are not floating point (e.g. {odd[0]}: "
+                                 f"{contents.dtypes[odd[0]]})")
 
     def _num(key: str, kind: type) -> Any:
         try:
-            return kind(meta[key]) if key in meta else None
-        except ValueError:
+            value = kind(meta[key]) if key in meta else None
+        except (ValueError, OverflowError):
             return None
+        return value if value is None or kind is not float or math.isfinite(value) else None
 
     known = {"format", "format_version", "architecture", "preset", "training_data", "epochs", "val_psnr",
              "val_ssim", "date"}
@@ -218,23 +529,26 @@ def _load(path: Path, *, build: bool) -> tuple[MIRNet | None, WeightsInfo]:
         val_ssim=_num("val_ssim", float),
         date=meta.get("date"),
         extra={k: v for k, v in meta.items() if k not in known},
+        parameters=spec.parameters,
     )
-    # Build even when only the metadata is wanted, so a broken file is reported as broken.
-    model = MIRNet(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
-    if missing or unexpected or wrong:
-        details = []
-        if missing:
-            details.append(f"{len(missing)} missing tensors (e.g. {missing[0]})")
-        if unexpected:
-            details.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
-        if wrong:
-            details.append(f"{len(wrong)} tensors of the wrong shape (e.g. {wrong[0]})")
-        raise WeightsError(path, "does not match the MIRNet architecture it describes: " + "; ".join(details))
+    if not build:
+        return None, info
+
+    tensors = contents.tensors
+    if tensors is None:
+        try:
+            tensors = load_file(str(path))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # see _read_header
+            raise _safetensors_error(path, exc) from None
+        if {k: tuple(v.shape) for k, v in tensors.items()} != contents.shapes:
+            raise WeightsError(path, "the file changed while it was being read")
     if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
         raise WeightsError(path, "contains NaN or infinite values")
-    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-    return (model if build else None), info
+    model = MIRNet(config)
+    try:
+        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    except RuntimeError as exc:  # cannot happen after the checks above; a clear message if it does
+        raise WeightsError(path, f"does not match the MIRNet architecture it describes: {exc}") from None
+    return model, info
