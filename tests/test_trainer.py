@@ -263,3 +263,16 @@ def test_exposure_head_fit_beats_a_fixed_key_when_the_key_depends_on_content() -
         items.append(PairImages(f"s{i}_0", low, low, low_log_average=0.01, high_log_average=key))
     fit = fit_exposure_head(items, ExposureFitConfig(bins=16, folds=4))
     assert fit.cv_rms_stops < 0.5 * fit.fixed_key_rms_stops
+
+
+def test_resume_with_fewer_epochs_ends_the_cosine_schedule_there(lol_dataset: Path, tmp_path: Path) -> None:
+    base = _config(lol_dataset, tmp_path / "run", epochs=6)
+    cosine = dataclasses.replace(base, optim=OptimConfig(lr=1e-3, schedule="cosine", min_lr=1e-6),
+                                 time_limit_s=0.0)
+    first = train(cosine)  # the time limit stops it after one epoch
+    assert not first.completed and len(first.history) == 1
+    done = train(dataclasses.replace(cosine, epochs=3, time_limit_s=None), resume=True)
+    assert done.completed and len(done.history) == 3
+    rates = [h["lr"] for h in done.history]
+    # Annealed over 3 epochs instead of 6: the last epoch runs at a quarter of the rate, not ~0.8x.
+    assert rates[2] == pytest.approx(1e-6 + (1e-3 - 1e-6) * (1 + np.cos(np.pi * 2 / 3)) / 2, rel=0.05)

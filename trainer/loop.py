@@ -311,6 +311,12 @@ def train(
             ema.load_state_dict(state["ema"])
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
+        if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+            # --epochs may change on resume (it is not in the fingerprint): the cosine then ends there.
+            scheduler.T_max = max(1, cfg.epochs - cfg.optim.warmup_epochs)
+            progress = math.pi * min(scheduler.last_epoch, scheduler.T_max) / scheduler.T_max
+            for group, base in zip(optimiser.param_groups, scheduler.base_lrs):
+                group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(progress)) / 2
         torch.set_rng_state(state["torch_rng"])
         history = list(state["history"])
         start_epoch = int(state["epoch"])
