@@ -272,11 +272,11 @@ def _decode(path: Path, data: bytes, max_pixels: int | None) -> ImageData:
 
 def _bomb_message(max_pixels: int | None, pixels: int | None, size: tuple[int, int] | None = None) -> str:
     """The decompression-bomb refusal, stating *our* limit (Pillow's own messages state twice it)."""
-    limit = f"the limit of {max_pixels / 1e6:g} MP ({max_pixels:,} pixels)" if max_pixels else "the limit"
+    limit = f"the limit of {max_pixels / 1e6:.4g} MP ({max_pixels:,} pixels)" if max_pixels else "the limit"
     if size is not None:
-        what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP)"
+        what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.4g} MP)"
     elif pixels is not None:
-        what = f"{pixels / 1e6:.0f} MP"
+        what = f"{pixels / 1e6:.4g} MP"
     else:
         what = "the image"
     return f"{what} is more than {limit}; refused as a possible decompression bomb"

@@ -370,3 +370,125 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+
+
+# ---------------------------------------------------------------- only regular files; several frames
+
+
+def _read_in_thread(path: Path, seconds: float = 5.0) -> BaseException | None:
+    """read_image in a daemon thread: a read that blocks fails the test instead of hanging it."""
+    import threading
+
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            read_image(path)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"reading {path} blocked for {seconds} s"
+    return outcome[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    error = _read_in_thread(fifo)
+    assert isinstance(error, ImageReadError) and "named pipe" in str(error) and "pipe.jpg" in str(error)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_device_is_refused():
+    error = _read_in_thread(Path("/dev/zero"))  # would never end if it were read
+    assert isinstance(error, ImageReadError) and "character device" in str(error)
+
+
+def test_fifo_swapped_in_after_the_check_cannot_block(tmp_path, monkeypatch):
+    """The stat check passes on a regular file, then a FIFO is opened: O_NONBLOCK and fstat catch it."""
+    import core.io
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    fifo = tmp_path / "swap.png"
+    os.mkfifo(fifo)
+    regular = tmp_path / "regular.png"
+    regular.write_bytes(b"x")
+    real_stat = os.stat
+    monkeypatch.setattr(core.io.os, "stat", lambda p, *a, **k: real_stat(regular if Path(p) == fifo else p))
+    error = _read_in_thread(fifo)
+    assert isinstance(error, ImageReadError) and "named pipe" in str(error)
+
+
+def test_broken_symlink_is_named(tmp_path):
+    link = tmp_path / "gone.jpg"
+    link.symlink_to(tmp_path / "nowhere.jpg")
+    _assert_read_error(link, "broken symbolic link")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_trainer_loader_refuses_a_fifo(tmp_path):
+    import threading
+
+    from trainer.data import DatasetError, load_rgb8
+
+    fifo = tmp_path / "pair.png"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    thread = threading.Thread(target=lambda: outcome.append(pytest.raises(DatasetError, load_rgb8, fifo).value),
+                              daemon=True)
+    thread.start()
+    thread.join(5)
+    assert outcome and "named pipe" in str(outcome[0])
+
+
+def test_multi_page_tiff_uses_the_first_page(tmp_path, rng):
+    pages = [Image.fromarray(np.full((10, 12, 3), v, np.uint8)) for v in (200, 50, 100)]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    data = read_image(tmp_path / "pages.tif")
+    assert np.allclose(data.pixels, 200 / 255) and data.notes == ("first of 3 pages used",)
+
+
+@pytest.mark.parametrize("ext", ["gif", "png", "webp"])
+def test_animations_use_the_first_frame(tmp_path, ext):
+    frames = [Image.fromarray(np.full((10, 12, 3), v, np.uint8)) for v in (40, 160, 240, 90)]
+    path = tmp_path / f"anim.{ext}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   **({"lossless": True} if ext == "webp" else {}))
+    data = read_image(path)
+    assert np.abs(data.pixels - 40 / 255).max() < 0.02 and data.notes == ("first of 4 frames used",)
+
+
+def test_single_frame_files_have_no_notes(tmp_path, rng):
+    Image.fromarray(_u8(rng)).save(tmp_path / "one.gif")
+    assert read_image(tmp_path / "one.gif").notes == () and read_image(tmp_path / "one.gif").format == "GIF"
+
+
+def test_bomb_message_states_our_limit(tmp_path, rng):
+    from core.io import DEFAULT_MAX_PIXELS
+
+    Image.fromarray(_u8(rng, 40, 50)).save(tmp_path / "big.png")
+    message = str(_assert_read_error(tmp_path / "big.png", max_pixels=1000))
+    assert "the limit of 0.001 MP (1,000 pixels)" in message and "2000" not in message  # not Pillow's 2x
+    # The default limit is the one the README states.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{DEFAULT_MAX_PIXELS // 1_000_000} MP" in readme
+    message = str(_assert_read_error(tmp_path / "big.png", max_pixels=1500))  # Pillow only warns here
+    assert "0.002 MP is more than the limit of 0.0015 MP (1,500 pixels)" in message
+
+
+def test_read_preview_of_jpeg_and_png(tmp_path):
+    from core.io import read_preview
+
+    array = _smooth_u8(600, 800)
+    _jpeg_with_exif(tmp_path / "big.jpg", array, orientation=6)
+    preview = read_preview(tmp_path / "big.jpg", 200)
+    assert (preview.width, preview.height) == (600, 800) and preview.pixels.shape == (200, 150, 3)
+    Image.fromarray(array).save(tmp_path / "big.png")
+    preview = read_preview(tmp_path / "big.png", 100)
+    assert (preview.width, preview.height) == (800, 600) and preview.pixels.shape == (75, 100, 3)
