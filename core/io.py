@@ -297,6 +297,7 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
             raise ImageReadError(path, f"not an image file (content not recognised{_name_hint(path)})") from None
         except _PILLOW_ERRORS as exc:
             raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
+        warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" etc.: our own messages say it
         finally:
             Image.MAX_IMAGE_PIXELS = previous
 
@@ -358,7 +359,9 @@ def _name_hint(path: Path) -> str:
 def _read_exif(image: Image.Image) -> tuple[bytes | None, int]:
     """The file's EXIF bytes (TIFF: its descriptive tags only) and its orientation (1..8)."""
     try:
-        exif = image.getexif()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # malformed EXIF is dropped, not printed
+            exif = image.getexif()
         orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
     except Exception as exc:  # malformed EXIF must not make the picture unreadable
         log.warning("ignoring unreadable EXIF: %s", exc)

@@ -24,6 +24,7 @@ import functools
 import io
 import logging
 import struct
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -307,8 +308,10 @@ def raw_exif(data: bytes, raw: Any | None = None) -> bytes | None:
 def _load_exif(tiff: bytes) -> Image.Exif | None:
     exif = Image.Exif()
     try:
-        exif.load(tiff)
-        _ = exif.get_ifd(_EXIF_IFD), exif.get_ifd(_GPS_IFD)  # parse now: errors surface here
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data" and the like
+            exif.load(tiff)
+            _ = exif.get_ifd(_EXIF_IFD), exif.get_ifd(_GPS_IFD)  # parse now: errors surface here
     except Exception as exc:  # noqa: BLE001 - malformed maker files: the picture still counts
         log.debug("RAW EXIF not readable: %s", exc)
         return None
