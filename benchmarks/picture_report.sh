@@ -32,4 +32,4 @@ run_set() {  # name input_dir [reference_dir]
 echo "weights $weights, mode $mode, exposure $ev EV ($(lscpu | sed -n 's/^Model name: *//p'))"
 run_set sice-val "$data/SICE-brackets/val/low" "$data/SICE-brackets/val/high"
 run_set dicm "$data/real-lowlight/DICM"
-run_set zerodce-real "$data/real-lowlight/ZeroDCEpp-real"
+mode=${ZERODCE_MODE:-$mode} run_set zerodce-real "$data/real-lowlight/ZeroDCEpp-real"

@@ -44,6 +44,7 @@ from .formats import (
     tiff_is_raw,
 )
 from .heif import decode_heif, encode_heif
+from .pixels import INTEGER_MAX, convert_depth, to_integers
 from .raw import decode_raw, fit_within, raw_preview, srgb_icc_profile
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,9 @@ def _route(path: Path, data: bytes) -> _Route:
     return _Route(decoder, kind, notes)
 
 
-def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageData:
-    """Read an image file into the float32 RGB convention.
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, integers: bool = False) -> ImageData:
+    """Read an image file into the float32 RGB convention (``integers``: uint8 / uint16 pixels
+    and alpha as the file's bit depth, which saves memory: the engine's ``render`` takes them).
 
     JPEG, PNG (also 16-bit), TIFF (also 16-bit), WebP, BMP, GIF, AVIF, HEIC/HEIF (also 10-bit)
     and camera RAW (see :mod:`core.raw`). The format is taken from the content, not the name.
@@ -201,7 +203,7 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     """
     path = Path(path)
     data = read_file_bytes(path)
-    return _decode(path, data, max_pixels)
+    return _decode(path, data, max_pixels, integers)
 
 
 def read_preview(path: str | Path, max_side: int, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Preview:
@@ -255,19 +257,27 @@ def _report_notes(path: Path, notes: tuple[str, ...]) -> tuple[str, ...]:
     return notes
 
 
-def _decode(path: Path, data: bytes, max_pixels: int | None) -> ImageData:
+def _decode(path: Path, data: bytes, max_pixels: int | None, integers: bool = False) -> ImageData:
     route = _route(path, data)
     if route.decoder == "raw":
         frame = decode_raw(path, data, max_pixels=max_pixels)
-        return ImageData(pixels=frame.pixels, alpha=None, bit_depth=16, format="RAW", exif=frame.exif,
-                         icc_profile=srgb_icc_profile(), path=path,
+        return ImageData(pixels=_pixel_type(frame.pixels, 16, integers), alpha=None, bit_depth=16, format="RAW",
+                         exif=frame.exif, icc_profile=srgb_icc_profile(), path=path,
                          notes=_report_notes(path, route.notes + frame.notes))
     if route.decoder == "heif":
         heif = decode_heif(path, data, max_pixels=max_pixels)
-        return ImageData(pixels=heif.pixels, alpha=heif.alpha, bit_depth=heif.bit_depth, format="HEIF",
-                         exif=heif.exif, icc_profile=heif.icc_profile, path=path,
+        return ImageData(pixels=_pixel_type(heif.pixels, heif.bit_depth, integers),
+                         alpha=_pixel_type(heif.alpha, heif.bit_depth, integers), bit_depth=heif.bit_depth,
+                         format="HEIF", exif=heif.exif, icc_profile=heif.icc_profile, path=path,
                          notes=_report_notes(path, route.notes + heif.notes))
-    return _decode_pillow(path, data, max_pixels, route.notes)
+    return _decode_pillow(path, data, max_pixels, route.notes, integers)
+
+
+def _pixel_type(values: np.ndarray | None, bit_depth: int, integers: bool) -> np.ndarray | None:
+    """Float [0, 1] values as they are, or (``integers``) quantised to uint8 / uint16 by ``bit_depth``."""
+    if values is None or not integers or values.dtype in INTEGER_MAX:
+        return values
+    return to_integers(values, np.uint16 if bit_depth == 16 else np.uint8)
 
 
 def _bomb_message(max_pixels: int | None, pixels: int | None, size: tuple[int, int] | None = None) -> str:
@@ -312,7 +322,7 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
         icc = image.info.get("icc_profile") or None
         exif, orientation = _read_exif(image)
         if _is_16_bit(image, data):
-            decoded = _decode_16_bit(data)
+            decoded = _decode_16_bit(data, integers)
             if decoded is not None:
                 pixels, alpha = decoded
                 return ImageData(
@@ -324,7 +334,7 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
         try:
             image.load()  # full decode: detects truncated and corrupt files
             upright = ImageOps.exif_transpose(image) or image
-            pixels, alpha, bit_depth = _pil_to_float(upright)
+            pixels, alpha, bit_depth = _pil_to_float(upright, integers)
         except _PILLOW_ERRORS as exc:
             raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
     return ImageData(pixels=pixels, alpha=alpha, bit_depth=bit_depth, format=fmt, exif=exif,
@@ -405,12 +415,13 @@ def _is_16_bit(image: Image.Image, data: bytes) -> bool:
     return False
 
 
-def _decode_16_bit(data: bytes) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """OpenCV decode of a 16-bit PNG/TIFF; None when OpenCV cannot read it."""
+def _decode_16_bit(data: bytes, integers: bool = False) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """OpenCV decode of a 16-bit PNG/TIFF (float32, or uint16 with ``integers``); None when
+    OpenCV cannot read it."""
     array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16:
         return None
-    values = array.astype(np.float32) / 65535.0
+    values = array if integers else array.astype(np.float32) / 65535.0
     if values.ndim == 2:
         return np.repeat(values[:, :, None], 3, axis=2), None
     channels = values.shape[2]
@@ -442,8 +453,19 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Pixels, alpha and bit depth of a decoded Pillow image of any mode."""
+def _pil_to_float(image: Image.Image, integers: bool = False) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Pixels, alpha and bit depth of a decoded Pillow image of any mode (float32, or with
+    ``integers`` uint8 / uint16 by bit depth)."""
+    if integers:
+        if image.mode not in ("RGB", "RGBA") and not image.mode.startswith(("I", "F")):
+            image = image.convert("RGBA" if _has_alpha(image) else "RGB")
+        if image.mode in ("RGB", "RGBA"):  # the common case: no float copy at all
+            values = np.asarray(image)
+            if image.mode == "RGBA":
+                return np.ascontiguousarray(values[:, :, :3]), np.ascontiguousarray(values[:, :, 3]), 8
+            return values, None, 8
+        pixels, alpha, bits = _pil_to_float(image)
+        return _pixel_type(pixels, bits, True), _pixel_type(alpha, bits, True), bits
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image).astype(np.float32)
@@ -453,7 +475,7 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, in
     if mode == "F":
         gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
         return np.repeat(gray[:, :, None], 3, axis=2), None, 16
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info)
+    has_alpha = _has_alpha(image)
     if mode in ("RGBa", "La"):
         image = image.convert("RGBA")
     converted = image.convert("RGBA" if has_alpha else "RGB")
@@ -461,6 +483,11 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, in
     if has_alpha:
         return np.ascontiguousarray(values[:, :, :3]), np.ascontiguousarray(values[:, :, 3]), 8
     return values, None, 8
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    mode = image.mode
+    return mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info)
 
 
 # --------------------------------------------------------------------------------------- writing
@@ -477,7 +504,7 @@ def write_image(
     keep_metadata: bool = True,
     overwrite: bool = False,
 ) -> Path:
-    """Write float32 RGB ``pixels`` to ``path``; the format follows the suffix.
+    """Write RGB ``pixels`` (float in [0, 1], or uint8 / uint16) to ``path``; the format follows the suffix.
 
     ``bit_depth`` 16 is honoured for PNG and TIFF, and written as 10 bits by HEIC (default:
     the source's depth, else 8).
@@ -557,8 +584,10 @@ def _check_pixels(path: Path, pixels: np.ndarray) -> np.ndarray:
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] != 3:
         shape = getattr(pixels, "shape", type(pixels).__name__)
         raise ImageWriteError(path, f"pixels must be an H x W x 3 array, got {shape}")
+    if pixels.dtype in INTEGER_MAX:
+        return pixels
     if not np.issubdtype(pixels.dtype, np.floating):
-        raise ImageWriteError(path, f"pixels must be floating point in [0, 1], got {pixels.dtype}")
+        raise ImageWriteError(path, f"pixels must be floating point in [0, 1], uint8 or uint16, got {pixels.dtype}")
     return np.clip(np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0), 0.0, 1.0)
 
 
@@ -567,6 +596,8 @@ def _check_alpha(path: Path, alpha: np.ndarray | None, shape: tuple[int, ...]) -
         return None
     if not isinstance(alpha, np.ndarray) or alpha.shape != tuple(shape):
         raise ImageWriteError(path, f"alpha must be an H x W array of shape {tuple(shape)}")
+    if alpha.dtype in INTEGER_MAX:
+        return alpha
     return np.clip(np.nan_to_num(alpha.astype(np.float32, copy=False), nan=1.0), 0.0, 1.0)
 
 
@@ -597,6 +628,8 @@ def _is_rgb_profile(icc: bytes | None) -> bool:
 
 
 def _quantize(values: np.ndarray, depth: int) -> np.ndarray:
+    if values.dtype in INTEGER_MAX:
+        return convert_depth(values, np.uint16 if depth == 16 else np.uint8)
     if depth == 16:
         return (values * 65535.0 + 0.5).astype(np.uint16)
     return (values * 255.0 + 0.5).astype(np.uint8)
@@ -606,6 +639,11 @@ def _encode(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int, qua
             exif: bytes | None, icc: bytes | None) -> bytes:
     if fmt == "JPEG":
         alpha = None
+    if alpha is not None and (alpha.dtype in INTEGER_MAX) != (rgb.dtype in INTEGER_MAX):  # one type for both
+        alpha = (convert_depth(alpha, rgb.dtype) if alpha.dtype in INTEGER_MAX else to_integers(alpha, rgb.dtype)) \
+            if rgb.dtype in INTEGER_MAX else alpha.astype(np.float32) / np.float32(INTEGER_MAX[alpha.dtype])
+    elif alpha is not None and alpha.dtype in INTEGER_MAX:
+        alpha = convert_depth(alpha, rgb.dtype)
     planes = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
     values = _quantize(planes, depth)
     if fmt == "TIFF":

@@ -1,9 +1,11 @@
 """Overlapping tiles with feathered blending, for images too large to process at once.
 
-Pure numpy; knows nothing about torch. A per-tile function ``fn`` maps an ``h x w x C``
-float32 tile to an ``h x w x C'`` float32 result. Results are accumulated as weighted sums
-into one output buffer and one weight buffer (memory is flat in the number of tiles), with a
-raised-cosine (half-sine) ramp across each overlap, and divided at the end.
+Pure numpy; knows nothing about torch. A per-tile function ``fn`` maps an ``h x w x C`` tile
+of the image (any dtype: the function converts) to an ``h x w x C'`` float32 result. Results
+are accumulated as weighted sums, with a raised-cosine (half-sine) ramp across each overlap,
+into a *band* of rows a tile row high: tiles are visited row by row, so once a new tile row
+starts, every row above it is final, is normalised and handed on (``emit``) and leaves the
+band. Memory beyond the image and the output is one band, whatever the image size.
 
 When ``fn`` raises :class:`~core.errors.DeviceOutOfMemoryError` the tile side is halved
 (down to a floor) and work continues from the current row of tiles; at the floor a
@@ -27,6 +29,8 @@ from .steps import CancelFlag, run_to_end
 log = logging.getLogger(__name__)
 
 TileFn = Callable[[np.ndarray], np.ndarray]
+#: Receives finished rows ``y0:y1`` (normalised float32, valid only during the call), top to bottom.
+RowSink = Callable[[int, int, np.ndarray], None]
 
 #: Smallest tile side the out-of-memory retry goes down to.
 MIN_TILE = 64
@@ -127,6 +131,46 @@ def feather_window(tile: Tile, height: int, width: int, overlap: int) -> np.ndar
     return np.outer(wy, wx)
 
 
+class _Band:
+    """Weighted sums and weights of rows ``y0 .. y0 + capacity`` of the result."""
+
+    def __init__(self, capacity: int, width: int, channels: int) -> None:
+        self.y0 = 0
+        self.acc = np.zeros((capacity, width, channels), dtype=np.float32)
+        self.weight = np.zeros((capacity, width), dtype=np.float32)
+
+    def ensure(self, y1: int) -> None:
+        """Grow so that rows up to ``y1`` fit (a fallback may offer a larger tile)."""
+        need = y1 - self.y0
+        if need > len(self.weight):
+            acc = np.zeros((need, *self.acc.shape[1:]), dtype=np.float32)
+            weight = np.zeros((need, self.weight.shape[1]), dtype=np.float32)
+            acc[: len(self.acc)] = self.acc
+            weight[: len(self.weight)] = self.weight
+            self.acc, self.weight = acc, weight
+
+    def add(self, tile: Tile, out: np.ndarray, w: np.ndarray) -> None:
+        rows = slice(tile.y0 - self.y0, tile.y1 - self.y0)
+        self.acc[rows, tile.x0 : tile.x1] += out * w[..., None]
+        self.weight[rows, tile.x0 : tile.x1] += w
+
+    def flush(self, y: int, emit: RowSink) -> None:
+        """Normalise rows ``self.y0 .. y``, pass them to ``emit`` and drop them from the band."""
+        k = y - self.y0
+        if k <= 0:
+            return
+        done = self.acc[:k]
+        np.divide(done, self.weight[:k, :, None], out=done)
+        emit(self.y0, y, done)
+        keep = len(self.weight) - k
+        if keep > 0:
+            self.acc[:keep] = self.acc[k:]
+            self.weight[:keep] = self.weight[k:]
+        self.acc[keep:] = 0.0
+        self.weight[keep:] = 0.0
+        self.y0 = y
+
+
 def iter_tiled(
     image: np.ndarray,
     fn: TileFn,
@@ -135,14 +179,16 @@ def iter_tiled(
     *,
     min_tile: int = MIN_TILE,
     fallback: Callable[[], int | None] | None = None,
-) -> Generator[TileProgress, None, np.ndarray]:
-    """Apply ``fn`` tile by tile; yield after each tile; return the blended ``H x W x C'`` result.
+    emit: RowSink | None = None,
+) -> Generator[TileProgress, None, np.ndarray | None]:
+    """Apply ``fn`` tile by tile; yield after each tile.
 
     Each ``yield`` is a progress report and a cancellation point (close the generator or stop
-    iterating to abandon the work). Memory beyond ``image`` is one float32 output buffer and
-    one float32 weight buffer. On :class:`DeviceOutOfMemoryError` the tile side halves (not
-    below ``max(min_tile, 2 * overlap)``) and the current tile row is planned again; finished
-    tiles of that row stay valid, as the result is a normalised weighted average.
+    iterating to abandon the work). Finished rows go to ``emit(y0, y1, rows)`` in order, and
+    the generator returns None; without ``emit`` they are gathered into one ``H x W x C'``
+    float32 array, which is returned. On :class:`DeviceOutOfMemoryError` the tile side halves
+    (not below ``max(min_tile, 2 * overlap)``) and the current tile row is planned again;
+    finished tiles of that row stay valid, as the result is a normalised weighted average.
     """
     if image.ndim != 3:
         raise ValueError(f"expected an H x W x C image, got shape {image.shape}")
@@ -151,8 +197,15 @@ def iter_tiled(
     tile = max(tile, floor)
     plan = plan_tiles(height, width, tile, overlap)
     total = height * width
-    acc: np.ndarray | None = None
-    weight = np.zeros((height, width), dtype=np.float32)
+    gathered: list[np.ndarray] = []
+
+    def gather(y0: int, y1: int, rows: np.ndarray) -> None:
+        if not gathered:
+            gathered.append(np.empty((height, width, rows.shape[2]), dtype=np.float32))
+        gathered[0][y0:y1] = rows
+
+    sink = emit or gather
+    band: _Band | None = None
     done = 0
     covered = 0
     full_rows_y = 0  # every pixel above this row is covered
@@ -178,11 +231,12 @@ def iter_tiled(
             continue
         if out.shape[:2] != (t.height, t.width) or out.ndim != 3:
             raise ValueError(f"tile function returned shape {out.shape} for a {t.height} x {t.width} tile")
-        if acc is None:
-            acc = np.zeros((height, width, out.shape[2]), dtype=np.float32)
-        w = feather_window(t, height, width, overlap)
-        acc[t.slices] += out * w[..., None]
-        weight[t.slices] += w
+        if band is None:
+            band = _Band(t.height, width, out.shape[2])
+        # Tile rows start ever lower (a re-plan starts at the failed row), so rows above are final.
+        band.flush(t.y0, sink)
+        band.ensure(t.y1)
+        band.add(t, out, feather_window(t, height, width, overlap))
         done += 1
         if t.row != row_id:
             row_id = t.row
@@ -193,9 +247,9 @@ def iter_tiled(
         covered = max(covered, full_rows_y * width + max(0, t.y1 - full_rows_y) * row_x)
         i += 1
         yield TileProgress(covered, total, done, len(plan), tile)
-    assert acc is not None
-    np.divide(acc, weight[..., None], out=acc)
-    return acc
+    assert band is not None
+    band.flush(height, sink)
+    return None if emit is not None else gathered[0]
 
 
 def process_tiled(
@@ -208,5 +262,8 @@ def process_tiled(
     progress: Callable[[TileProgress], None] | None = None,
     cancel: CancelFlag | None = None,
 ) -> np.ndarray:
-    """Run :func:`iter_tiled` to the end; ``cancel.is_set()`` is checked before every tile."""
-    return run_to_end(iter_tiled(image, fn, tile, overlap, min_tile=min_tile), progress, cancel)
+    """Run :func:`iter_tiled` to the end and return the whole result; ``cancel.is_set()`` is
+    checked before every tile."""
+    result = run_to_end(iter_tiled(image, fn, tile, overlap, min_tile=min_tile), progress, cancel)
+    assert result is not None
+    return result

@@ -311,3 +311,80 @@ def test_context_window_comes_from_the_weights(tmp_path):
     assert Enhancer(unrecorded, device="cpu").context_window == DEFAULT_CONTEXT_WINDOW
     fixed = Enhancer(recorded, device="cpu", config=EngineConfig(context_window=None))
     assert fixed.context_window is None and fixed.model.context_window is None
+
+
+def _quantised(image: np.ndarray, levels: float, dtype: type) -> np.ndarray:
+    return (image * np.float32(levels) + np.float32(0.5)).astype(dtype)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize("strength", [1.0, 0.6])
+def test_render_of_integer_pixels_is_the_quantised_float_result(mode, strength):
+    """uint8 in, uint8 / uint16 out, tile by tile: bit for bit what the float32 path gives."""
+    model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))
+    enhancer = _enhancer(model, tile=128, overlap=32, fast_max_pixels=5000)
+    photo = (_photo(300, 410) * 127).astype(np.uint8)
+    as_float = photo.astype(np.float32) / np.float32(255)
+    reference = enhancer.enhance(as_float, mode=mode, strength=strength, exposure=0.5)
+    out8 = enhancer.render(photo, mode=mode, strength=strength, exposure=0.5)
+    assert out8.dtype == np.uint8 and out8.shape == photo.shape
+    np.testing.assert_array_equal(out8, _quantised(reference, 255, np.uint8))
+    out16 = enhancer.render(photo, mode=mode, strength=strength, exposure=0.5, dtype=np.uint16)
+    np.testing.assert_array_equal(out16, _quantised(reference, 65535, np.uint16))
+    assert np.array_equal(enhancer.render(photo, mode=mode, strength=0.0), photo)
+
+
+def test_render_of_16_bit_pixels_and_float_output():
+    enhancer = _enhancer(tile=64, overlap=32)
+    photo = (_photo(90, 100) * 30000).astype(np.uint16)
+    reference = enhancer.enhance(photo.astype(np.float32) / np.float32(65535))
+    out = enhancer.render(photo, dtype=np.float32)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, reference)
+    np.testing.assert_array_equal(enhancer.render(photo), _quantised(reference, 65535, np.uint16))
+
+
+def test_render_rejects_other_pixel_types():
+    enhancer = _enhancer()
+    with pytest.raises(ValueError, match="uint8"):
+        enhancer.render(np.zeros((10, 10, 3), np.int32))
+    with pytest.raises(ValueError, match="uint16"):
+        enhancer.render(np.zeros((10, 10, 3), np.uint8), dtype=np.int64)
+
+
+def test_render_progress_cancel_and_input_untouched():
+    enhancer = _enhancer(tile=64, overlap=32, fast_max_pixels=2000)
+    photo = (_photo(150, 170) * 255).astype(np.uint8)
+    before = photo.copy()
+    events: list[ProgressEvent] = []
+    enhancer.render(photo, mode="fast", strength=0.5, progress=events.append)
+    assert events[-1].stage == "upsampling" and events[-1].fraction == 1.0
+    assert [e.fraction for e in events if e.stage == "upsampling"] == sorted(
+        e.fraction for e in events if e.stage == "upsampling")
+    assert np.array_equal(photo, before)
+    cancel = threading.Event()
+
+    def on_progress(event: ProgressEvent) -> None:
+        if event.done > 0:
+            cancel.set()
+
+    with pytest.raises(CancelledError):
+        enhancer.render(photo, progress=on_progress, cancel=cancel)
+
+
+def test_full_mode_holds_no_full_size_float_copy(monkeypatch):
+    """Beside the uint8 input and output, float32 work memory stays a band of tile rows."""
+    import tracemalloc
+
+    enhancer = _enhancer(_identity_model(), tile=128, overlap=32)
+    photo = (_photo(1024, 1024) * 255).astype(np.uint8)
+    enhancer.render(photo[:256, :256])  # warm-up: caches, lazy imports
+    tracemalloc.start()
+    try:
+        out = enhancer.render(photo)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, photo)  # the identity network
+    full_float = photo.size * 4
+    assert peak < 0.75 * full_float, f"peak {peak / 2**20:.1f} MiB for a {full_float / 2**20:.0f} MiB float copy"

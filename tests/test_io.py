@@ -325,7 +325,7 @@ def test_write_errors_are_clear(tmp_path, rng):
     with pytest.raises(ImageWriteError, match="H x W x 3"):
         write_image(tmp_path / "out.png", pixels[:, :, 0])
     with pytest.raises(ImageWriteError, match="floating"):
-        write_image(tmp_path / "out.png", (pixels * 255).astype(np.uint8))
+        write_image(tmp_path / "out.png", (pixels * 255).astype(np.int32))  # uint8 / uint16 are fine
     assert list(tmp_path.iterdir()) == []
 
 
@@ -492,3 +492,34 @@ def test_read_preview_of_jpeg_and_png(tmp_path):
     Image.fromarray(array).save(tmp_path / "big.png")
     preview = read_preview(tmp_path / "big.png", 100)
     assert (preview.width, preview.height) == (800, 600) and preview.pixels.shape == (75, 100, 3)
+
+
+@pytest.mark.parametrize("ext,depth", [(".png", 8), (".png", 16), (".tif", 16), (".jpg", 8), (".webp", 8)])
+def test_integer_pixels_read_and_write_like_float(tmp_path, rng, ext, depth):
+    """``integers=True`` keeps the decoded uint8 / uint16; writing integers gives the same file as floats."""
+    levels = 65535 if depth == 16 else 255
+    values = (rng.random((20, 24, 3)) * levels).astype(np.uint16 if depth == 16 else np.uint8)
+    source = write_image(tmp_path / f"in{ext}", values.astype(np.float32) / np.float32(levels), bit_depth=depth)
+    as_float = read_image(source)
+    as_int = read_image(source, integers=True)
+    assert as_int.pixels.dtype == (np.uint16 if as_float.bit_depth == 16 else np.uint8)
+    assert as_int.bit_depth == as_float.bit_depth
+    np.testing.assert_array_equal(as_int.pixels.astype(np.float32) / np.float32(levels if as_int.bit_depth == 16
+                                                                                   else 255), as_float.pixels)
+    a = write_image(tmp_path / f"a{ext}", as_float.pixels, source=as_float)
+    b = write_image(tmp_path / f"b{ext}", as_int.pixels, source=as_int)
+    assert a.read_bytes() == b.read_bytes()
+    c = write_image(tmp_path / f"c{ext}", as_int.pixels, bit_depth=8)  # 16 -> 8 bits: nearest level
+    d = write_image(tmp_path / f"d{ext}", as_float.pixels, bit_depth=8)
+    assert c.read_bytes() == d.read_bytes()
+
+
+def test_integer_alpha_is_kept(tmp_path, rng):
+    rgba = (rng.random((10, 12, 4)) * 255).astype(np.uint8)
+    path = tmp_path / "a.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    data = read_image(path, integers=True)
+    assert data.pixels.dtype == np.uint8 and data.alpha.dtype == np.uint8
+    np.testing.assert_array_equal(data.alpha, rgba[:, :, 3])
+    out = write_image(tmp_path / "b.png", data.pixels, alpha=data.alpha)
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), rgba)

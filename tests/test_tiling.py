@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import CancelledError, DeviceOutOfMemoryError, InsufficientMemoryError
+from core.steps import run_to_end
 from core.tiling import feather_window, iter_tiled, plan_axis, plan_tiles, process_tiled
 
 
@@ -181,3 +182,45 @@ def test_rejects_bad_arguments():
         plan_axis(100, 32, 32)
     with pytest.raises(ValueError):
         process_tiled(np.zeros((4, 4), np.float32), _per_pixel, 64, 16)
+
+
+def test_rows_are_emitted_in_order_in_bands_no_taller_than_a_tile():
+    image = _image(333, 517)
+    bands: list[tuple[int, int]] = []
+    out = np.zeros((333, 517, 3), np.float32)
+
+    def emit(y0: int, y1: int, rows: np.ndarray) -> None:
+        assert rows.shape == (y1 - y0, 517, 3) and rows.dtype == np.float32
+        bands.append((y0, y1))
+        out[y0:y1] = rows
+
+    assert run_to_end(iter_tiled(image, _per_pixel, 128, 32, emit=emit)) is None
+    assert bands[0][0] == 0 and bands[-1][1] == 333
+    assert all(a[1] == b[0] for a, b in zip(bands, bands[1:]))  # contiguous, top to bottom
+    assert max(y1 - y0 for y0, y1 in bands) <= 128
+    np.testing.assert_allclose(out, _per_pixel(image), rtol=2e-6, atol=2e-6)
+
+
+def test_emitted_rows_match_the_gathered_result_across_an_oom_replan():
+    image = _image(300, 410)
+    gathered = process_tiled(image, _OOMAbove(130), 512, 32)
+    out = np.zeros_like(gathered)
+
+    def emit(y0: int, y1: int, rows: np.ndarray) -> None:
+        out[y0:y1] = rows
+
+    run_to_end(iter_tiled(image, _OOMAbove(130), 512, 32, emit=emit))
+    np.testing.assert_array_equal(out, gathered)
+
+
+def test_integer_images_are_tiled_as_they_are():
+    image = (_image(150, 170) * 255).astype(np.uint8)
+    seen = []
+
+    def fn(tile: np.ndarray) -> np.ndarray:
+        seen.append(tile.dtype)
+        return tile.astype(np.float32) / 255
+
+    out = process_tiled(image, fn, 64, 16)
+    assert set(seen) == {np.dtype(np.uint8)}
+    np.testing.assert_allclose(out, image / 255, atol=1e-6)
