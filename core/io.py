@@ -14,6 +14,7 @@ which is then renamed onto the target; nothing is left behind on failure.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,7 +232,7 @@ def read_preview(path: str | Path, max_side: int, *, max_pixels: int | None = DE
 def _jpeg_preview(data: bytes, max_side: int, max_pixels: int | None) -> tuple[np.ndarray, int, int] | None:
     """Reduced-size JPEG decode (Pillow's draft mode), upright; None to take the full path."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _quiet_pillow(), Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if image.mode not in ("RGB", "L", "CMYK", "YCbCr") or (max_pixels and width * height > max_pixels):
                 return None
@@ -249,6 +251,15 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.uint8:
         return np.ascontiguousarray(pixels)
     return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+@contextlib.contextmanager
+def _quiet_pillow() -> Iterator[None]:
+    """Pillow's UserWarnings about malformed metadata ("Corrupt EXIF data") stay off the terminal:
+    broken metadata is dropped, and broken pixels are reported by our own messages."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 def _report_notes(path: Path, notes: tuple[str, ...]) -> tuple[str, ...]:
@@ -333,7 +344,8 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
             log.warning("%s: 16-bit decoding failed, reading it with 8 bits per channel", path)
         try:
             image.load()  # full decode: detects truncated and corrupt files
-            upright = ImageOps.exif_transpose(image) or image
+            with _quiet_pillow():
+                upright = ImageOps.exif_transpose(image) or image
             pixels, alpha, bit_depth = _pil_to_float(upright, integers)
         except _PILLOW_ERRORS as exc:
             raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
@@ -369,8 +381,7 @@ def _name_hint(path: Path) -> str:
 def _read_exif(image: Image.Image) -> tuple[bytes | None, int]:
     """The file's EXIF bytes (TIFF: its descriptive tags only) and its orientation (1..8)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # malformed EXIF is dropped, not printed
+        with _quiet_pillow():
             exif = image.getexif()
         orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
     except Exception as exc:  # malformed EXIF must not make the picture unreadable
@@ -615,7 +626,8 @@ def _exif_for_output(raw: bytes | None) -> bytes | None:
         return None
     try:
         exif = Image.Exif()
-        exif.load(raw)
+        with _quiet_pillow():
+            exif.load(raw)
         return _clean_exif(exif, orientation=1)
     except Exception as exc:  # a broken EXIF block is dropped, not fatal
         log.warning("dropping unreadable EXIF: %s", exc)
