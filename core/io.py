@@ -307,6 +307,7 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
     with _BOMB_LOCK, warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both count as a bomb here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" etc.: our own messages say it
         previous = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = max_pixels
         try:
@@ -318,7 +319,6 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
             raise ImageReadError(path, f"not an image file (content not recognised{_name_hint(path)})") from None
         except _PILLOW_ERRORS as exc:
             raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
-        warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" etc.: our own messages say it
         finally:
             Image.MAX_IMAGE_PIXELS = previous
 
