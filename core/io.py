@@ -303,7 +303,8 @@ def _bomb_message(max_pixels: int | None, pixels: int | None, size: tuple[int, i
     return f"{what} is more than {limit}; refused as a possible decompression bomb"
 
 
-def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple[str, ...]) -> ImageData:
+def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple[str, ...],
+                   integers: bool = False) -> ImageData:
     with _BOMB_LOCK, warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both count as a bomb here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
