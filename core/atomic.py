@@ -1,11 +1,38 @@
-"""Atomic file writes: a temporary file beside the target, fsynced, then renamed into place."""
+"""Atomic file writes: a temporary file beside the target, fsynced, then renamed into place.
+
+Temporary files are named ``.<target name>.<8 random characters>.tmp`` (this module) or
+``.part`` (images, :mod:`core.io`). While it is written, the writer holds an advisory lock on
+it (``flock``, where the system has it), so :func:`remove_stale_temp_files` can tell the
+leftovers of a killed run, which nobody holds, from the temporary file of a run in progress.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; stale files are recognised by age alone
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+#: Suffixes of our temporary files: ``.tmp`` here, ``.part`` for images (core/io.py).
+TEMP_SUFFIXES = (".tmp", ".part")
+#: ``.<name>.<mkstemp's 8 characters>.<suffix>``: exactly what ``mkstemp(prefix=".<name>.", suffix=...)`` makes.
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:tmp|part)$")
+#: An unlocked temporary file younger than this may belong to a writer that has not locked it yet.
+STALE_MIN_AGE_S = 10.0
+#: Without advisory locks, a temporary file is taken as stale only after this long.
+STALE_UNLOCKED_AGE_S = 3600.0
 
 
 def umask_mode() -> int:
@@ -18,18 +45,26 @@ def umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def hold_temp_lock(fd: int) -> None:
+    """Mark the temporary file open as ``fd`` as being written (released when ``fd`` is closed)."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # file systems without locks: age decides instead
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then replace ``path`` with it.
 
-    Readers see the old file or the complete new one, never a partial one; on any failure the
-    temporary file is removed and ``path`` is left as it was. Creates the folder if needed.
+    Readers see the old file or the complete new one, never a partial one; on any failure (or
+    an interruption: Ctrl-C, SIGTERM) the temporary file is removed and ``path`` is left as it
+    was. Creates the folder if needed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     tmp = Path(name)
     try:
+        hold_temp_lock(fd)
         write(tmp)
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
@@ -38,4 +73,59 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
     return path
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Remove our temporary files (see :data:`TEMP_NAME`) that a killed run left in ``folder``.
+
+    Only regular files of exactly our naming pattern are touched, never one that a running
+    writer holds (or, where locks are unknown, one younger than an hour); subfolders are not
+    searched. Returns the removed paths; problems are logged, never raised.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not TEMP_NAME.match(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < STALE_MIN_AGE_S:
+                continue
+            if _unheld(Path(entry.path), now - info.st_mtime):
+                removed.append(Path(entry.path))
+        except OSError as exc:
+            log.debug("cannot check %s: %s", entry.path, exc)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run in %s", len(removed), folder)
+    return removed
+
+
+def _unheld(path: Path, age_s: float) -> bool:
+    """Delete ``path`` if no writer holds it; True when it was deleted."""
+    if fcntl is None:
+        if age_s < STALE_UNLOCKED_AGE_S:
+            return False
+        path.unlink()
+        return True
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a live writer
+        except OSError:
+            if age_s < STALE_UNLOCKED_AGE_S:  # no locks on this file system
+                return False
+        path.unlink()
+        return True
+    finally:
+        os.close(fd)

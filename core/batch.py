@@ -11,13 +11,24 @@ finished before are kept, and the report comes back with ``cancelled=True``.
 
 Inputs are never written to, and existing outputs are never replaced unless
 ``overwrite=True``: otherwise they are skipped (``skip_existing=True``) or the new output
-gets a free name such as ``photo_enhanced (1).jpg``.
+gets a free name such as ``photo_enhanced (1).jpg``. The output folder may be the input
+folder: an output whose name is an input's gets a free name too, even with ``overwrite``, and
+the report's ``notes`` say so. Publishing is race-free when several runs write into one
+folder: a name another process took meanwhile moves this output to the next free name (or,
+with ``skip_existing``, skips it).
+
+Before the first file, the output folder is checked (writable, room for about one output) and
+temporary files a killed earlier run left there are removed (only ours: core/atomic.py).
+Inputs that are not regular files (named pipes, devices, broken links, link loops) fail at
+once, without being opened.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -27,8 +38,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from .errors import CancelledError, CoreError, ImageWriteError
+from .atomic import remove_stale_temp_files
+from .errors import CancelledError, CoreError, ImageWriteError, OutputExistsError
 from .exposure import check_exposure
+from .files import file_problem, resolved
 from .io import READ_EXTENSIONS, read_image, same_format_extension, unique_path, write_image
 from .steps import run_to_end
 
@@ -112,6 +125,8 @@ class BatchReport:
     succeeded: list[tuple[Path, Path]] = field(default_factory=list)  # (input, output)
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, reason)
     skipped: list[tuple[Path, Path]] = field(default_factory=list)  # (input, existing output)
+    #: (input, note): e.g. written under another name because the planned one is an input's
+    notes: list[tuple[Path, str]] = field(default_factory=list)
     cancelled: bool = False
     elapsed_s: float = 0.0
 
@@ -125,30 +140,37 @@ def collect_inputs(paths: Iterable[str | Path], recursive: bool = False,
     """Image files named by ``paths`` (files, or folders searched for image extensions).
 
     Hidden files are ignored in folders, as is anything under an ``exclude`` folder (for
-    example the output folder). A named path that does not exist is kept so that it is
-    reported as a failure. The result is sorted and free of duplicates.
+    example the output folder) unless that folder is, or holds, the named folder itself (the
+    output may go beside the originals). Whatever cannot be read as a regular file is kept so
+    that the batch reports it as a failure: a named path that does not exist or is no regular
+    file (named pipe, device, broken link, link loop), and image-named entries of a folder
+    that are such things. The result is sorted and free of duplicates.
     """
-    excluded = [Path(p).resolve() for p in exclude]
+    excluded = [resolved(p) for p in exclude]
     found: dict[Path, Path] = {}
 
-    def add(candidate: Path) -> None:
-        resolved = candidate.resolve()
-        if any(resolved.is_relative_to(folder) for folder in excluded):
+    def add(candidate: Path, skip: list[Path]) -> None:
+        real = resolved(candidate)
+        if any(real.is_relative_to(folder) for folder in skip):
             return
-        found.setdefault(resolved, candidate)
+        found.setdefault(real, candidate)
 
     for item in paths:
         path = Path(item)
-        if path.is_dir():
+        problem = file_problem(path)
+        if problem is not None and problem.startswith("is a folder"):
+            here = resolved(path)
+            skip = [folder for folder in excluded if not here.is_relative_to(folder)]
             pattern = path.rglob("*") if recursive else path.glob("*")
             for candidate in pattern:
                 relative = candidate.relative_to(path).parts
-                if any(part.startswith(".") for part in relative):
+                if any(part.startswith(".") for part in relative) or candidate.suffix.lower() not in READ_EXTENSIONS:
                     continue
-                if candidate.suffix.lower() in READ_EXTENSIONS and candidate.is_file():
-                    add(candidate)
-        elif not path.exists() or path.suffix.lower() in READ_EXTENSIONS:
-            add(path)
+                entry_problem = file_problem(candidate)
+                if entry_problem is None or not entry_problem.startswith("is a folder"):
+                    add(candidate, skip)
+        elif problem is not None or path.suffix.lower() in READ_EXTENSIONS:
+            add(path, [])  # reported by the batch (explicitly named: never silently dropped)
         else:
             log.warning("skipping %s: not an image file extension (%s)", path, ", ".join(sorted(READ_EXTENSIONS)))
     return sorted(found.values(), key=lambda p: (str(p.parent).lower(), p.name.lower(), str(p)))
@@ -180,16 +202,12 @@ def run_batch_steps(
 
     ``on_file_progress`` receives ``stage="progress"`` events from inside the engine (per
     tile), on the thread that runs the batch. See the module docstring for cancel and
-    overwrite rules. Raises :class:`ImageWriteError` only when ``out_dir`` cannot be made.
+    overwrite rules. Raises :class:`ImageWriteError`, before any work, when ``out_dir``
+    cannot be made or written to or has no room for an output.
     """
     files = [Path(p) for p in inputs]
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ImageWriteError(out, "the output folder is a file")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageWriteError(out, f"cannot create the output folder ({exc.strerror or exc})") from None
+    prepare_output_folder(out, files)
 
     report = BatchReport()
     total = len(files)
@@ -210,13 +228,18 @@ def run_batch_steps(
             break
         yield event(index, path, "start", 0.0)
 
-        target = plan_output(path, out, options.suffix, options.fmt)
-        if _key(target) in protected:
-            reason = f"output name {target.name} is one of the inputs; choose another suffix or output folder"
-            report.failed.append((path, reason))
-            yield event(index, path, "failed", 1.0, message=reason)
+        problem = file_problem(path)
+        if problem is not None:
+            report.failed.append((path, problem))
+            yield event(index, path, "failed", 1.0, message=problem)
             continue
-        if target.exists() or _key(target) in produced:
+        target = planned = plan_output(path, out, options.suffix, options.fmt)
+        note = None
+        if _key(target) in protected:
+            target = _free_name(target, produced | protected)
+            note = (f"{planned.name} is the name of an input, which is never overwritten; "
+                    f"written as {target.name}")
+        elif target.exists() or _key(target) in produced:
             if options.skip_existing and _key(target) not in produced:
                 report.skipped.append((path, target))
                 yield event(index, path, "skipped", 1.0, output=target)
@@ -234,9 +257,15 @@ def run_batch_steps(
                                       progress=forward, cancel=cancel, exposure=options.exposure)
             if cancel is not None and cancel.is_set():
                 raise CancelledError()
-            written = write_image(target, result, alpha=data.alpha, source=data, quality=options.quality,
-                                  bit_depth=options.bit_depth, keep_metadata=options.keep_metadata,
-                                  overwrite=options.overwrite)
+            written = _publish(
+                target, planned, lambda t, r=result, d=data: write_image(
+                    t, r, alpha=d.alpha, source=d, quality=options.quality, bit_depth=options.bit_depth,
+                    keep_metadata=options.keep_metadata, overwrite=options.overwrite),
+                taken=produced | protected, may_skip=options.skip_existing and note is None)
+        except _TakenMeanwhile:
+            report.skipped.append((path, target))
+            yield event(index, path, "skipped", 1.0, output=target)
+            continue
         except CancelledError:
             report.cancelled = True
             log.info("batch cancelled at %s; %d file(s) done", path, len(report.succeeded))
@@ -254,7 +283,9 @@ def run_batch_steps(
             continue
         produced.add(_key(written))
         report.succeeded.append((path, written))
-        yield event(index, path, "done", 1.0, output=written)
+        if note is not None:
+            report.notes.append((path, note))
+        yield event(index, path, "done", 1.0, output=written, message=note)
 
     report.elapsed_s = time.monotonic() - started
     return report
@@ -273,8 +304,65 @@ def run_batch(
     return run_to_end(run_batch_steps(enhancer, inputs, out_dir, options, cancel, on_file_progress), on_progress)
 
 
+#: Names tried when other processes keep taking the free name this one picked.
+PUBLISH_ATTEMPTS = 100
+#: Room an output needs at least, whatever the input's size.
+MIN_OUTPUT_BYTES = 64 << 10
+
+
+def prepare_output_folder(out: Path, inputs: Iterable[Path] = ()) -> None:
+    """Create ``out`` if needed, check that it is writable and has room for about one output
+    (the first input's size), and remove temporary files a killed run left there.
+
+    Raises :class:`ImageWriteError` with the reason.
+    """
+    if out.exists() and not out.is_dir():
+        raise ImageWriteError(out, "the output folder is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(out, f"cannot create the output folder ({exc.strerror or exc})") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lowlight-write-test.", suffix=".tmp", dir=out)
+    except OSError as exc:
+        raise ImageWriteError(out, f"the output folder is not writable ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+    remove_stale_temp_files(out)
+    needed = MIN_OUTPUT_BYTES
+    for path in inputs:
+        if file_problem(path) is None:
+            needed = max(needed, path.stat().st_size)
+            break
+    try:
+        free = shutil.disk_usage(out).free
+    except OSError:
+        return
+    if free < needed:
+        raise ImageWriteError(out, f"the output folder's disk is full ({free / 1e6:.1f} MB free; an output needs "
+                                   f"about {needed / 1e6:.1f} MB)")
+
+
+class _TakenMeanwhile(Exception):
+    """Another process published the planned output first (``skip_existing``: skip it)."""
+
+
+def _publish(target: Path, planned: Path, write: Callable[[Path], Path], taken: set[str], may_skip: bool) -> Path:
+    """``write(target)``; when another process takes the name first, the next free name after
+    ``planned`` (or skip it)."""
+    for _ in range(PUBLISH_ATTEMPTS):
+        try:
+            return write(target)
+        except OutputExistsError:
+            if may_skip:
+                raise _TakenMeanwhile() from None
+            log.info("%s was taken meanwhile (another run?); trying the next free name", target.name)
+            target = _free_name(planned, taken)
+    raise ImageWriteError(target, f"no free name found after {PUBLISH_ATTEMPTS} attempts")
+
+
 def _key(path: Path) -> str:
-    return os.path.normcase(str(path.resolve()))
+    return os.path.normcase(str(resolved(path)))
 
 
 def _free_name(target: Path, taken: set[str]) -> Path:

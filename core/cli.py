@@ -1,8 +1,10 @@
 """The ``lowlight`` command line: enhance, eval, info, bench and train.
 
 Exit codes: 0 success; 1 some files failed (each named on stderr); 2 usage problems (bad
-arguments, no input images, output folder is a file, weights missing or unusable);
-130 interrupted. Errors are reported as one clear line, never as a traceback.
+arguments, no input images, output folder is a file, not writable or full, weights missing or
+unusable); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM, handled the same way: what was
+finished is kept, temporary files are removed). Errors are reported as one clear line, never
+as a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,14 +23,22 @@ from typing import Any
 
 import numpy as np
 
-from .batch import DEFAULT_SUFFIX, OUTPUT_FORMATS, BatchOptions, BatchProgress, collect_inputs, run_batch
-from .errors import CoreError, WeightsError
+from .batch import (
+    DEFAULT_SUFFIX,
+    OUTPUT_FORMATS,
+    BatchOptions,
+    BatchProgress,
+    collect_inputs,
+    prepare_output_folder,
+    run_batch,
+)
+from .errors import CoreError, ImageWriteError, WeightsError
 from .exposure import EV_RANGE, check_exposure
 
 log = logging.getLogger(__name__)
 
 PROG = "lowlight"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EVAL_METHODS = ("input", "autocontrast", "gamma 0.4", "model")
 REPORT_ROWS = 4
 REPORT_TILE_WIDTH = 256
@@ -34,6 +46,18 @@ REPORT_TILE_WIDTH = 256
 
 class UsageError(Exception):
     """A problem with how the command was called; reported with exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C (temporary files removed)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _interrupt_exit(exc: KeyboardInterrupt) -> tuple[str, int]:
+    return ("terminated", EXIT_TERMINATED) if isinstance(exc, Terminated) else ("interrupted", EXIT_INTERRUPTED)
 
 
 def _err(message: str) -> None:
@@ -54,9 +78,14 @@ def _bundled_weights_path() -> Path:
 def _resolve_weights(option: str | None) -> Path:
     """The weights file to use, or a :class:`UsageError` with advice when there is none."""
     if option is not None:
+        from .files import file_problem
+
         path = Path(option)
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem == "file not found":
             raise UsageError(f"weights file not found: {path}")
+        if problem is not None:
+            raise UsageError(f"weights file {path}: {problem}")
         return path
     path = _bundled_weights_path()
     if not path.is_file():
@@ -165,12 +194,33 @@ def _run_enhance(args: argparse.Namespace) -> int:
                            suffix=args.suffix,
                            quality=args.quality, skip_existing=args.skip_existing, overwrite=args.overwrite,
                            keep_metadata=not args.strip_metadata)
+    try:  # before minutes of work: a read-only, full or impossible output folder is a usage error
+        prepare_output_folder(out_dir, inputs)
+    except ImageWriteError as exc:
+        raise UsageError(f"output folder {out_dir}: {exc.reason}") from None
     enhancer = _make_enhancer(args.weights, args.device)
     bar = _ProgressBar(enabled=not args.quiet)
+    finished: list[Path] = []
+
+    def on_progress(step: BatchProgress) -> None:
+        bar.update(step)
+        if step.stage == "done" and step.output is not None:
+            finished.append(step.output)
+
     try:
-        report = run_batch(enhancer, inputs, out_dir, options, on_progress=bar.update, on_file_progress=bar.update)
+        report = run_batch(enhancer, inputs, out_dir, options, on_progress=on_progress, on_file_progress=bar.update)
+    except KeyboardInterrupt as exc:
+        bar.close()
+        what, code = _interrupt_exit(exc)
+        _err(f"{what}: {len(finished)} of {len(inputs)} image(s) finished in {out_dir}; the one in progress "
+             "was not written (no partial file is left)")
+        return code
+    except ImageWriteError as exc:
+        raise UsageError(f"output folder {out_dir}: {exc.reason}") from None
     finally:
         bar.close()
+    for path, note in report.notes:
+        _err(f"note: {path.name}: {note}")
     for path, reason in report.failed:
         _err(f"FAILED {path}: {reason}")
     summary = f"enhanced {len(report.succeeded)} of {len(inputs)} image(s) into {out_dir}"
@@ -508,6 +558,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") for a in args_list[:1])
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        return _dispatch(args_list)
+    except KeyboardInterrupt as exc:
+        what, code = _interrupt_exit(exc)
+        _err(f"{what}; finished files are kept, nothing partial was written")
+        return code
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _dispatch(args_list: list[str]) -> int:
     first = next((i for i, a in enumerate(args_list) if not a.startswith("-")), None)
     if first is not None and args_list[first] == "train":
         return _run_train(args_list[first + 1:])
@@ -528,9 +592,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoreError as exc:
         _err(f"error: {exc}")
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        _err("interrupted; finished files are kept, nothing partial was written")
-        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -27,6 +27,14 @@ class ImageWriteError(CoreError):
         super().__init__(f"Cannot write image '{self.path}': {reason}")
 
 
+class OutputExistsError(ImageWriteError):
+    """The target name was taken (perhaps by another process) and overwriting was not allowed."""
+
+    def __init__(self, path: str | Path, reason: str = "file already exists (choose another name or allow "
+                                                       "overwriting)") -> None:
+        super().__init__(path, reason)
+
+
 class WeightsError(CoreError):
     """A weights file is missing, corrupt, truncated, unsafe or of another architecture."""
 

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
-from .atomic import umask_mode
-from .errors import ImageReadError, ImageWriteError
+from .atomic import hold_temp_lock, umask_mode
+from .errors import ImageReadError, ImageWriteError, OutputExistsError
 from .formats import (
     EXPECTED_KIND,
     HEIF_EXTENSIONS,
@@ -537,7 +537,7 @@ def write_image(
     if path.is_dir():
         raise ImageWriteError(path, "a folder of that name exists")
     if path.exists() and not overwrite:
-        raise ImageWriteError(path, "file already exists (choose another name or allow overwriting)")
+        raise OutputExistsError(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ImageWriteError(path, f"folder '{folder}' does not exist")
@@ -745,6 +745,7 @@ def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
         raise ImageWriteError(path, f"cannot create a file in '{folder}' ({exc.strerror or exc})") from None
     tmp = Path(tmp_name)
     try:
+        hold_temp_lock(fd)  # until closed: core.atomic.remove_stale_temp_files leaves it alone
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -770,10 +771,10 @@ def _move_without_clobbering(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise ImageWriteError(path, "file already exists (choose another name or allow overwriting)") from None
+        raise OutputExistsError(path) from None
     except OSError:  # file system without hard links
         if path.exists():
-            raise ImageWriteError(path, "file already exists (choose another name or allow overwriting)") from None
+            raise OutputExistsError(path) from None
         os.replace(tmp, path)
         return
     tmp.unlink(missing_ok=True)

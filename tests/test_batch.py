@@ -125,7 +125,8 @@ def test_never_writes_onto_an_input(tmp_path, rng):
     inputs = _make_images(tmp_path / "in", 2, rng)
     before = _snapshot(inputs)
     report = run_batch(FakeEnhancer(), inputs, tmp_path / "in", BatchOptions(suffix="", overwrite=True))
-    assert len(report.failed) == 2 and "one of the inputs" in report.failed[0][1]
+    assert report.ok and [o.name for _, o in report.succeeded] == ["img0 (1).jpg", "img1 (1).png"]
+    assert len(report.notes) == 2 and "is the name of an input" in report.notes[0][1]
     assert _snapshot(inputs) == before
 
 
