@@ -38,8 +38,9 @@ from .workers import JobRunner, Worker
 log = logging.getLogger(__name__)
 
 # core.batch format names, with labels; settings use "jpeg"/"tiff", core.batch "jpg"/"tif"
-BATCH_FORMATS = [("same", "Same as original"), ("jpg", "JPEG"), ("png", "PNG"), ("tif", "TIFF"), ("webp", "WebP")]
-SETTINGS_TO_BATCH = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
+BATCH_FORMATS = [("same", "Same as original (RAW: 16-bit TIFF)"), ("jpg", "JPEG"), ("png", "PNG"), ("tif", "TIFF"),
+                 ("webp", "WebP"), ("heic", "HEIC")]
+SETTINGS_TO_BATCH = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp", "heic": "heic"}
 
 
 def format_eta(seconds: float | None) -> str:
@@ -254,7 +255,7 @@ class BatchDialog(QDialog):
         self.found_label.setText(f"{count} photo{'s' if count != 1 else ''} found")
 
     def _on_format_changed(self, *_: object) -> None:
-        self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpg", "webp"))
+        self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpg", "webp", "heic"))
 
     def _on_start_clicked(self) -> None:
         inputs = self.inputs()

@@ -103,6 +103,36 @@ def read_image(path: Path) -> Any:
     return _read(path)
 
 
+def read_preview(path: Path, max_side: int) -> Any:
+    """``core.io.read_preview``: a fast upright uint8 display copy (RAW: half-size development)."""
+    from core.io import read_preview as _preview
+
+    return _preview(path, max_side)
+
+
+def is_raw_name(path: Path) -> bool:
+    """Whether ``path`` is named like a camera RAW file (its full development takes seconds)."""
+    from core.formats import RAW_EXTENSIONS
+
+    return path.suffix.lower() in RAW_EXTENSIONS
+
+
+#: What the app opens, for messages.
+SUPPORTED_FORMATS_TEXT = "JPEG, PNG, TIFF, WebP, HEIC, AVIF, camera RAW, BMP, GIF"
+
+
+def open_dialog_filter() -> str:
+    """File-dialog filters for every format ``core`` reads (both letter cases: cameras write .NEF)."""
+    from core.formats import HEIF_EXTENSIONS, RASTER_EXTENSIONS, RAW_EXTENSIONS
+
+    def patterns(extensions: frozenset[str]) -> str:
+        return " ".join(f"*{case}" for name in sorted(extensions) for case in (name, name.upper()))
+
+    every = RASTER_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
+    return (f"Photos ({patterns(every)});;Camera RAW ({patterns(RAW_EXTENSIONS)});;"
+            f"HEIC / HEIF / AVIF ({patterns(HEIF_EXTENSIONS)});;All files (*)")
+
+
 def write_image(path: Path, pixels: np.ndarray, **kwargs: Any) -> Path:
     """``core.io.write_image`` (atomic; raises ``core.errors.ImageWriteError``)."""
     from core.io import write_image as _write

@@ -48,7 +48,7 @@ from .workers import JobRunner, Worker
 
 log = logging.getLogger(__name__)
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
+IMAGE_FILTER = eng.open_dialog_filter()
 FULL_RES_BUDGET_BYTES = 1_500_000_000  # full-resolution results kept in memory (the rest re-enhance on save)
 ERROR_TIMEOUT_MS = 12000
 INFO_TIMEOUT_MS = 5000
@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
                 if self.queue.item(row).path != self._enhance_path:
                     self._request_preview(self.queue.item(row).path)
         elif paths and not files:
-            self.show_error("No photos found there (JPEG, PNG, TIFF, WebP, BMP)")
+            self.show_error(f"No photos found there ({eng.SUPPORTED_FORMATS_TEXT})")
         return rows
 
     def select_row(self, row: int) -> None:

@@ -25,8 +25,8 @@ from .jobs import ExportOptions
 from .settings import FORMAT_EXTENSIONS, FORMATS
 
 FORMAT_LABELS = {"jpeg": "JPEG", "png": "PNG (lossless)", "tiff": "TIFF (lossless, 16-bit if source)",
-                 "webp": "WebP"}
-LOSSY = {"jpeg", "webp"}
+                 "webp": "WebP", "heic": "HEIC (10-bit if source is deeper)"}
+LOSSY = {"jpeg", "webp", "heic"}
 
 
 def format_of(path: Path, default: str = "jpeg") -> str:
@@ -134,7 +134,7 @@ class SaveAsDialog(QDialog):
 
     def _on_browse_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save enhanced photo as", str(self.target()),
-                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp)")
+                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.heic)")
         if path:
             self.path_edit.setText(path)
             self.overwrite_confirmed = Path(path).exists()  # the file dialog asked already

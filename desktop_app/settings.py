@@ -15,8 +15,8 @@ from . import APP_NAME
 log = logging.getLogger(__name__)
 
 MODES = ("fast", "full")
-FORMATS = ("jpeg", "png", "tiff", "webp")
-FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp"}
+FORMATS = ("jpeg", "png", "tiff", "webp", "heic")
+FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp", "heic": ".heic"}
 
 
 @dataclass
