@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +64,16 @@ class SupportsEnhance(Protocol):
     def enhance(self, image: np.ndarray, mode: Any = ..., strength: float = ...,
                 progress: Callable[[ProgressEvent], None] | None = ...,
                 cancel: threading.Event | None = ..., exposure: float = ...) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SupportsRender(Protocol):
+    """An enhancer that also takes uint8 / uint16 pixels (:meth:`core.engine.Enhancer.render`):
+    the batch then keeps each photo in integers, and memory stays flat in its size."""
+
+    def render(self, image: np.ndarray, mode: Any = ..., strength: float = ...,
+               progress: Callable[[ProgressEvent], None] | None = ...,
+               cancel: threading.Event | None = ..., exposure: float = ..., *, dtype: Any = ...) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -252,9 +262,7 @@ def run_batch_steps(
                 on_file_progress(event(index, path, "progress", max(0.0, min(1.0, engine_event.fraction))))
 
         try:
-            data = read_image(path)
-            result = enhancer.enhance(data.pixels, mode=options.mode, strength=options.strength,
-                                      progress=forward, cancel=cancel, exposure=options.exposure)
+            data, result = _enhance_file(enhancer, path, options, forward, cancel)
             if cancel is not None and cancel.is_set():
                 raise CancelledError()
             written = _publish(
@@ -359,6 +367,21 @@ def _publish(target: Path, planned: Path, write: Callable[[Path], Path], taken: 
             log.info("%s was taken meanwhile (another run?); trying the next free name", target.name)
             target = _free_name(planned, taken)
     raise ImageWriteError(target, f"no free name found after {PUBLISH_ATTEMPTS} attempts")
+
+
+def _enhance_file(enhancer: SupportsEnhance, path: Path, options: BatchOptions,
+                  progress: Callable[[Any], None], cancel: threading.Event | None) -> tuple[Any, np.ndarray]:
+    """Read and enhance one file: the decoded photo and the result to write."""
+    if isinstance(enhancer, SupportsRender):
+        data = read_image(path, integers=True)
+        depth = options.bit_depth or data.bit_depth
+        result = enhancer.render(data.pixels, mode=options.mode, strength=options.strength, progress=progress,
+                                 cancel=cancel, exposure=options.exposure,
+                                 dtype=np.uint16 if depth == 16 else np.uint8)
+        return data, result
+    data = read_image(path)
+    return data, enhancer.enhance(data.pixels, mode=options.mode, strength=options.strength,
+                                  progress=progress, cancel=cancel, exposure=options.exposure)
 
 
 def _key(path: Path) -> str:

@@ -195,3 +195,41 @@ def test_with_the_real_engine(tmp_path, rng, tiny_weights):
                        BatchOptions(mode="fast"), on_file_progress=tiles.append)
     assert report.ok and len(report.succeeded) == 2
     assert tiles and tiles[-1].fraction == pytest.approx(1.0)
+
+
+def test_a_real_engine_gets_integer_pixels_and_the_same_files(tmp_path, rng):
+    """With ``Enhancer.render`` the photo stays uint8 / uint16; outputs equal the float path's."""
+    import torch
+
+    from core.config import MIRNetConfig
+    from core.engine import EngineConfig, Enhancer
+    from core.io import write_image
+    from core.model import MIRNet
+
+    torch.manual_seed(0)
+    enhancer = Enhancer(model=MIRNet(MIRNetConfig(channels=8, num_rrg=1, num_mrb=1)), device="cpu",
+                        config=EngineConfig(tile=128))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jpeg = folder / "a.jpg"
+    Image.fromarray((rng.random((50, 70, 3)) * 90).astype(np.uint8)).save(jpeg)
+    png16 = write_image(folder / "b.png", rng.random((40, 30, 3)).astype(np.float32) * 0.3, bit_depth=16)
+    seen = []
+    real_render = enhancer.render
+
+    def spy(image, *args, **kwargs):
+        seen.append((image.dtype, np.dtype(kwargs["dtype"])))
+        return real_render(image, *args, **kwargs)
+
+    enhancer.render = spy  # type: ignore[method-assign]
+    options = BatchOptions(strength=0.7)
+    report = run_batch(enhancer, [jpeg, png16], tmp_path / "out", options)
+    assert report.ok and seen == [(np.uint8, np.uint8), (np.uint16, np.uint16)]
+
+    class FloatOnly:
+        def enhance(self, image, **kwargs):
+            return Enhancer.enhance(enhancer, image, **kwargs)
+
+    again = run_batch(FloatOnly(), [jpeg, png16], tmp_path / "float", options)
+    for (_, a), (_, b) in zip(report.succeeded, again.succeeded):
+        assert a.read_bytes() == b.read_bytes()
