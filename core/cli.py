@@ -564,7 +564,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args_list)
     except KeyboardInterrupt as exc:
         what, code = _interrupt_exit(exc)
-        _err(f"{what}; finished files are kept, nothing partial was written")
+        if "train" in args_list:
+            _err(f"{what}; the run keeps its last finished epoch: continue it with '{PROG} train ... --resume'")
+        else:
+            _err(f"{what}; finished files are kept, nothing partial was written")
         return code
     finally:
         if in_main_thread:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 from core.config import PRESETS
 from core.errors import CancelledError, CoreError
@@ -61,7 +62,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=sorted(PICTURE_AUGMENT_PARTS),
                         help="leave one part of the picture recipe out (repeatable; for ablations)")
     parser.add_argument("--no-augment", action="store_true", help="no darkening / sensor-noise augmentation")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    start.add_argument("--overwrite", action="store_true",
+                       help="start again in an --out that holds a run, deleting its weights, metrics and resume "
+                            "state (without --resume or --overwrite such a folder is refused)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit", type=float, help="stop cleanly (resumable) after this many minutes")
     parser.add_argument("--val-max-side", type=int, help="downscale validation images larger than this")
@@ -111,12 +116,18 @@ def _format_eta(seconds: float) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``lowlight train``; returns the process exit code."""
+    from .checkpoint import CheckpointError, prepare_run_folder
     from .loop import EpochEvent, StepEvent, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         cfg = config_from_args(args)
     except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        prepare_run_folder(Path(cfg.out_dir), resume=args.resume, overwrite=getattr(args, "overwrite", False))
+    except (CheckpointError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
