@@ -160,6 +160,27 @@ def test_settings_page_refuses_existing_name_and_big_batch(qtbot, env: Path, dat
     wizard.reject()
 
 
+def test_settings_page_offers_to_replace_an_existing_run(qtbot, env: Path, dataset: Path) -> None:
+    run = env / "runs" / "old"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.safetensors").write_bytes(b"old weights")
+    (run / "config.json").write_text("{}")
+    (run / "notes.txt").write_text("mine")
+    wizard = make_wizard(qtbot)
+    choose_data(qtbot, wizard, dataset)
+    page = wizard.settings_page
+    tiny_settings(wizard, epochs=1, name="old")
+    assert page.replace_check.isVisibleTo(page) and not page.isComplete()
+    assert "tick 'Replace that run'" in page.problem_label.text()
+    page.replace_check.setChecked(True)
+    assert page.isComplete() and page.replaces_run()
+    assert page.validatePage()
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    page.name_edit.setText("new-name")
+    assert not page.replace_check.isVisibleTo(page) and not page.replace_check.isChecked()
+    wizard.reject()
+
+
 def test_settings_page_offers_fine_tuning_of_the_current_model(qtbot, env: Path, dataset: Path,
                                                                 tmp_path: Path) -> None:
     from core.config import get_preset

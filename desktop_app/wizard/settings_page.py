@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from core.config import PRESETS
 from core.errors import CoreError
 from core.weights import WeightsInfo, read_weights_info
+from trainer.checkpoint import clear_run
 from trainer.config import PICTURE_COLOUR_WEIGHT, DataConfig, OptimConfig, TrainConfig, picture_augment
 from trainer.probe import ProbeResult, preset_parameters, probe_epoch_time
 from trainer.user_models import RunInfo, find_runs, safe_name
@@ -133,6 +134,9 @@ class SettingsPage(QWizardPage):
         self.fine_tune_check.setChecked(self._start_info is not None)
         self.name_edit = QLineEdit(default_run_name())
         self.name_edit.setMaximumWidth(360)
+        # the trainer's --overwrite: offered only while the name is that of an existing run
+        self.replace_check = QCheckBox("Replace that run (its weights, metrics and resume state are deleted)")
+        self.replace_check.setVisible(False)
         self.estimate_label = QLabel("")
         self.estimate_label.setWordWrap(True)
         self.problem_label = QLabel("")
@@ -152,6 +156,7 @@ class SettingsPage(QWizardPage):
         form.addRow("Device:", self.device_combo)
         form.addRow("Start from:", self.fine_tune_check)
         form.addRow("Run name:", self.name_edit)
+        form.addRow("", self.replace_check)
         form.addRow("Estimate:", self.estimate_label)
 
         # --- resume
@@ -185,6 +190,7 @@ class SettingsPage(QWizardPage):
         self.preset_combo.currentIndexChanged.connect(self._update_fine_tune)
         self.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.name_edit.textChanged.connect(self._on_name_changed)
+        self.replace_check.toggled.connect(self._on_name_changed)
         self.mode_group.buttonToggled.connect(self._on_mode_toggled)
         self.run_combo.currentIndexChanged.connect(self._on_run_chosen)
         self._update_fine_tune()
@@ -202,6 +208,7 @@ class SettingsPage(QWizardPage):
             self.new_radio.setChecked(True)
         self._on_run_chosen()
         self._update_mode()
+        self._on_name_changed()
         if not self._params:
             worker = Worker(_parameter_counts, name="parameter counts")
             worker.signals.returned.connect(self._on_parameter_counts_returned)
@@ -218,7 +225,16 @@ class SettingsPage(QWizardPage):
 
     def validatePage(self) -> bool:  # noqa: N802
         self.cancel_probe()
-        return self.plan() is not None
+        plan = self.plan()
+        if plan is None:
+            return False
+        if not plan.resume and self.replaces_run():
+            try:
+                clear_run(plan.run_dir)
+            except OSError as exc:
+                self.problem_label.setText(f"Cannot remove the old run: {exc}")
+                return False
+        return True
 
     # ------------------------------------------------------------------ API
     def summary(self):  # type: ignore[no-untyped-def]
@@ -234,6 +250,11 @@ class SettingsPage(QWizardPage):
     def fine_tunes(self) -> bool:
         """Whether the new run starts from the current model rather than from scratch."""
         return self.fine_tune_check.isEnabled() and self.fine_tune_check.isChecked()
+
+    def replaces_run(self) -> bool:
+        """Whether a new run replaces the existing run of the same name (the user ticked it)."""
+        name = self.run_name()
+        return bool(name) and (self.runs_dir / name).exists() and self.replace_check.isChecked()
 
     def run_name(self) -> str:
         return safe_name(self.name_edit.text(), default="")
@@ -263,8 +284,9 @@ class SettingsPage(QWizardPage):
         name = self.run_name()
         if not name:
             return "Give the run a name (letters, digits, - and _)."
-        if (self.runs_dir / name).exists():
-            return f"A run named '{name}' exists already; choose another name (or resume it)."
+        if (self.runs_dir / name).exists() and not self.replace_check.isChecked():
+            return (f"A run named '{name}' exists already: choose another name, resume it (above, if it is "
+                    "unfinished), or tick 'Replace that run'.")
         if summary.train_pairs // self.batch_spin.value() < 1:
             return (f"The batch size ({self.batch_spin.value()}) is larger than the {summary.train_pairs} "
                     "training pairs; lower it.")
@@ -306,6 +328,11 @@ class SettingsPage(QWizardPage):
         self._show_estimate()
 
     def _on_name_changed(self) -> None:
+        name = self.run_name()
+        taken = bool(name) and (self.runs_dir / name).exists()
+        self.replace_check.setVisible(taken)
+        if not taken:
+            self.replace_check.setChecked(False)
         self.completeChanged.emit()
 
     def _on_mode_toggled(self) -> None:
