@@ -80,9 +80,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     from .settings import open_store
 
     store: QSettings = open_store(args.settings)
-    if args.weights is not None:
-        store.setValue("weights_path", str(args.weights.resolve()))
-    window = MainWindow(store)
+    # --weights is for this run only: the window uses it but never writes it to the settings
+    window = MainWindow(store, weights=args.weights.absolute() if args.weights is not None else None)
     window.show()
     if args.files:
         window.add_paths([p.resolve() for p in args.files])

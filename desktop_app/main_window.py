@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
     """Everything a photographer sees. Background work goes to :class:`JobRunner` pools."""
 
     def __init__(self, store: QSettings, engine_factory: eng.EngineFactory = eng.load_engine, *,
-                 load_model: bool = True) -> None:
+                 load_model: bool = True, weights: Path | None = None) -> None:
+        """``weights``: a model for this session only (the command line's --weights); not saved."""
         super().__init__()
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setWindowIcon(icon("app"))
@@ -93,12 +94,13 @@ class MainWindow(QMainWindow):
         self._preview_pending: set[Path] = set()
         self._user_cancelled: Path | None = None
         self._enhance_started = 0.0
+        self._session_weights = weights  # until the user picks another model
         self._build_ui()
         self._build_actions()
         self._restore()
         self._refresh_models()
         if load_model:
-            self.load_model(Path(self.settings.weights_path) if self.settings.weights_path else None)
+            self.load_model(self.chosen_weights())
         self._update_actions()
 
     # ------------------------------------------------------------------ construction
@@ -375,8 +377,18 @@ class MainWindow(QMainWindow):
         self._preview_pending.add(path)
         worker = Worker(preview_job, path, name=f"preview {path.name}")
         worker.signals.returned.connect(self._on_preview_returned)
-        worker.signals.errored.connect(lambda exc, p=path: self._preview_pending.discard(p))
+        worker.signals.errored.connect(lambda exc, p=path: self._on_preview_errored(p, exc))
         self.io_runner.submit(worker)
+
+    def _on_preview_errored(self, path: Path, exc: BaseException) -> None:
+        """An unreadable photo fails at once, with its reason (it would not enhance either)."""
+        self._preview_pending.discard(path)
+        row = self.queue.row_of(path)
+        if self._closing or row < 0 or self.queue.item(row).state is not PhotoState.QUEUED:
+            return
+        self.queue.set_state(row, PhotoState.FAILED, error=error_text(exc))
+        if row == self.current_row():
+            self._show_row(row)
 
     def _remember_full_res(self, path: Path) -> None:
         """LRU of full-resolution results; the oldest drop their big arrays past the budget."""
@@ -421,7 +433,10 @@ class MainWindow(QMainWindow):
                                      keep_view=keep_view)
             else:
                 self.view.clear()
-                self.view.set_message("Loading…")
+                if item.state is PhotoState.FAILED:
+                    self.view.set_message(f"Cannot show {item.path.name}:\n{item.error}")
+                else:
+                    self.view.set_message("Cancelled" if item.state is PhotoState.CANCELLED else "Loading…")
         self._update_overlay(row)
         self._update_actions()
 
@@ -434,6 +449,8 @@ class MainWindow(QMainWindow):
             text = f"Enhancing… {round(item.progress * 100)} %"
         elif item.state is PhotoState.FAILED:
             text = f"Failed: {item.error}"
+        elif item.state is PhotoState.CANCELLED:
+            text = "Cancelled"
         elif item.state is PhotoState.QUEUED:
             text = "Waiting for a model" if self.engine is None else "Queued"
         self.view.set_overlay(text)
@@ -512,6 +529,8 @@ class MainWindow(QMainWindow):
             parts.append(f"{counts[PhotoState.QUEUED] + counts[PhotoState.WORKING]} to do")
         if counts[PhotoState.FAILED]:
             parts.append(f"{counts[PhotoState.FAILED]} failed")
+        if counts[PhotoState.CANCELLED]:
+            parts.append(f"{counts[PhotoState.CANCELLED]} cancelled")
         self.queue_label.setText(" · ".join(parts) if total else "")
 
     def _on_strength_changed(self, strength: float) -> None:
@@ -538,7 +557,14 @@ class MainWindow(QMainWindow):
         self._requeue_stale()
         self._schedule()
 
+    def chosen_weights(self) -> Path | None:
+        """The model in use: this session's --weights, else the saved choice (None: bundled)."""
+        if self._session_weights is not None:
+            return self._session_weights
+        return Path(self.settings.weights_path) if self.settings.weights_path else None
+
     def _on_model_chosen(self, path: Path | None) -> None:
+        self._session_weights = None
         self.settings.weights_path = str(path) if path else ""
         self.load_model(path)
 
@@ -546,6 +572,7 @@ class MainWindow(QMainWindow):
         start = self.settings.weights_path or str(eng.user_models_dir())
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model", start, "Model weights (*.safetensors)")
         if path:
+            self._session_weights = None
             self.settings.weights_path = path
             self._refresh_models()
             self.load_model(Path(path))
@@ -553,8 +580,8 @@ class MainWindow(QMainWindow):
             self._refresh_models()
 
     def _refresh_models(self) -> None:
-        extra = [Path(self.settings.weights_path)] if self.settings.weights_path else []
-        current = Path(self.settings.weights_path) if self.settings.weights_path else None
+        current = self.chosen_weights()
+        extra = [current] if current is not None else []
         self.controls.set_models(eng.list_models(extra), current)
 
     def _on_zoom_changed(self, scale: float) -> None:
@@ -665,7 +692,8 @@ class MainWindow(QMainWindow):
         reason = error_text(exc)
         if row >= 0:
             self.queue.set_state(row, PhotoState.FAILED, error=reason)
-            self._update_overlay(row)
+            if row == self.current_row():
+                self._show_row(row, keep_view=True)
         self.show_error(f"{path.name}: {reason}")
 
     def _on_enhance_aborted(self, path: Path) -> None:
@@ -676,8 +704,10 @@ class MainWindow(QMainWindow):
             return
         if self._user_cancelled == path:
             self._user_cancelled = None
-            self.queue.set_state(row, PhotoState.FAILED, error="cancelled")
-            self.show_info(f"Cancelled {path.name}")
+            self.queue.set_state(row, PhotoState.CANCELLED)
+            waiting = self.queue.counts()[PhotoState.QUEUED]
+            self.show_info(f"Cancelled {path.name}; " + (
+                f"going on with the next photo ({waiting} waiting)" if waiting else "no other photo is waiting"))
         else:
             self.queue.set_state(row, PhotoState.QUEUED)
         self._update_overlay(row)
@@ -782,7 +812,7 @@ class MainWindow(QMainWindow):
         opener = getattr(wizard, "open_retrain_wizard", None)
         if opener is None:
             return
-        current = Path(self.settings.weights_path) if self.settings.weights_path else eng.default_weights_path()
+        current = self.chosen_weights() or eng.default_weights_path()
         dialog = opener(self, {"models_dir": eng.user_models_dir(), "current_weights": current})
         installed = getattr(dialog, "weightsInstalled", None)
         if installed is not None:
@@ -790,6 +820,7 @@ class MainWindow(QMainWindow):
 
     def _on_weights_installed(self, path: Path) -> None:
         """A retrained model was installed: list it and switch to it."""
+        self._session_weights = None
         self.settings.weights_path = str(path)
         self._refresh_models()
         self.load_model(Path(path))
@@ -798,7 +829,7 @@ class MainWindow(QMainWindow):
     def _on_about_triggered(self) -> None:
         from .about_dialog import AboutDialog
 
-        weights = self.settings.weights_path or str(eng.default_weights_path())
+        weights = str(self.chosen_weights() or eng.default_weights_path())
         AboutDialog(self, model_text=self.model_text or "none loaded", model_path=weights,
                     device=self.device_text).exec()
 

@@ -53,7 +53,7 @@ def test_states_roles_and_text(qtbot, tmp_path: Path) -> None:
     assert index.data(Qt.ItemDataRole.DecorationRole).size() == image.size()
     assert "4000 × 3000" in index.data(Qt.ItemDataRole.ToolTipRole)
     assert model.counts() == {PhotoState.QUEUED: 0, PhotoState.WORKING: 0, PhotoState.DONE: 1,
-                              PhotoState.FAILED: 1}
+                              PhotoState.FAILED: 1, PhotoState.CANCELLED: 0}
     assert b"statusText" in model.roleNames().values()
 
 

@@ -21,6 +21,8 @@ class PhotoState(enum.Enum):
     WORKING = "working"
     DONE = "done"
     FAILED = "failed"
+    #: Stopped by the user (Esc): not a failure, and not retried by itself.
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -43,6 +45,8 @@ class PhotoItem:
             return f"Working… {round(self.progress * 100)} %"
         if self.state is PhotoState.FAILED:
             return f"Failed: {self.error}"
+        if self.state is PhotoState.CANCELLED:
+            return "Cancelled"
         if self.state is PhotoState.DONE:
             return "Saved" if self.saved_to else "Done"
         return "Queued"
@@ -181,11 +185,11 @@ class PhotoQueueModel(QAbstractListModel):
         self._changed(row)
 
     def requeue(self, rows: list[int] | None = None) -> list[int]:
-        """Put done/failed photos back in the queue (new model or mode); returns those rows."""
+        """Put done/failed/cancelled photos back in the queue (new model or mode); returns those rows."""
         rows = list(range(len(self._items))) if rows is None else rows
         changed = []
         for row in rows:
-            if self._items[row].state in (PhotoState.DONE, PhotoState.FAILED):
+            if self._items[row].state in (PhotoState.DONE, PhotoState.FAILED, PhotoState.CANCELLED):
                 self.set_state(row, PhotoState.QUEUED)
                 changed.append(row)
         return changed
