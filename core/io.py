@@ -271,7 +271,7 @@ def _report_notes(path: Path, notes: tuple[str, ...]) -> tuple[str, ...]:
 def _decode(path: Path, data: bytes, max_pixels: int | None, integers: bool = False) -> ImageData:
     route = _route(path, data)
     if route.decoder == "raw":
-        frame = decode_raw(path, data, max_pixels=max_pixels)
+        frame = decode_raw(path, data, max_pixels=max_pixels, integers=integers)
         return ImageData(pixels=_pixel_type(frame.pixels, 16, integers), alpha=None, bit_depth=16, format="RAW",
                          exif=frame.exif, icc_profile=srgb_icc_profile(), path=path,
                          notes=_report_notes(path, route.notes + frame.notes))

@@ -67,7 +67,7 @@ DEFAULT_RAW_CONFIG = RawConfig()
 class RawFrame:
     """A developed RAW picture: upright float32 sRGB-encoded pixels in [0, 1] and its EXIF."""
 
-    pixels: np.ndarray
+    pixels: np.ndarray  # float32 in [0, 1], or uint16 when asked for integers
     exif: bytes | None
     notes: tuple[str, ...] = ()
 
@@ -105,10 +105,17 @@ def srgb_lut16() -> np.ndarray:
     return encoded.astype(np.float32)
 
 
-def render_linear16(linear: np.ndarray, rows_per_chunk: int = 256) -> np.ndarray:
-    """Linear 16-bit RGB -> float32 sRGB-encoded [0, 1], in row chunks (no float64 temporaries)."""
-    lut = srgb_lut16()
-    out = np.empty(linear.shape, dtype=np.float32)
+@functools.cache
+def srgb_lut16_u16() -> np.ndarray:
+    """uint16 sRGB encoding of every 16-bit linear value: :func:`srgb_lut16` quantised exactly as
+    ``core.pixels.store`` quantises float32 (so both paths give the same integers)."""
+    return (srgb_lut16() * np.float32(65535.0) + np.float32(0.5)).astype(np.uint16)
+
+
+def render_linear16(linear: np.ndarray, rows_per_chunk: int = 256, *, integers: bool = False) -> np.ndarray:
+    """Linear 16-bit RGB -> sRGB-encoded float32 in [0, 1] (``integers``: uint16), in row chunks."""
+    lut = srgb_lut16_u16() if integers else srgb_lut16()
+    out = np.empty(linear.shape, dtype=lut.dtype)
     for y in range(0, linear.shape[0], rows_per_chunk):
         np.take(lut, linear[y:y + rows_per_chunk], out=out[y:y + rows_per_chunk])
     return out
@@ -157,8 +164,9 @@ def _check_size(path: Path, raw: Any, max_pixels: int | None) -> tuple[int, int]
 
 
 def decode_raw(path: Path, data: bytes, *, half_size: bool = False, max_pixels: int | None = None,
-               config: RawConfig = DEFAULT_RAW_CONFIG) -> RawFrame:
-    """Develop a RAW file (its bytes ``data``) into upright float32 sRGB-encoded pixels.
+               config: RawConfig = DEFAULT_RAW_CONFIG, integers: bool = False) -> RawFrame:
+    """Develop a RAW file (its bytes ``data``) into upright float32 sRGB-encoded pixels (uint16
+    with ``integers``: the 16-bit frame without a float32 copy, for the engine's integer path).
 
     ``half_size`` skips demosaicing (half the width and height; for previews). Raises
     :class:`ImageReadError` naming the file: truncated or corrupt, unsupported camera, no
@@ -179,7 +187,7 @@ def decode_raw(path: Path, data: bytes, *, half_size: bool = False, max_pixels: 
         raw.close()  # frees LibRaw's buffers before the float copy is made
     if linear.ndim != 3 or linear.shape[2] != 3 or linear.size == 0:
         raise ImageReadError(path, f"the RAW file decoded to an unusable image of shape {linear.shape}")
-    pixels = render_linear16(linear)
+    pixels = render_linear16(linear, integers=integers)
     del linear
     return RawFrame(pixels=pixels, exif=exif)
 

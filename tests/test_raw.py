@@ -231,3 +231,14 @@ def test_batch_reports_each_bad_raw_and_goes_on(tmp_path, dng, rng):
     assert [p.name for p, _ in report.succeeded] == ["night.dng", "phone.heic"]
     reasons = dict(report.failed)
     assert "truncated" in reasons[tmp_path / "cut.dng"] and "no RAW image data" in reasons[tmp_path / "empty.dng"]
+
+
+def test_integer_reading_gives_the_same_16_bit_frame(dng):
+    """read_image(integers=True) develops straight to uint16 (no float32 copy), bit for bit the
+    quantised float32 picture."""
+    from core.pixels import to_integers
+
+    floats = read_image(dng).pixels
+    integers = read_image(dng, integers=True)
+    assert integers.pixels.dtype == np.uint16 and integers.bit_depth == 16
+    np.testing.assert_array_equal(integers.pixels, to_integers(floats, np.uint16))
