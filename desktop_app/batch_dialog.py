@@ -81,6 +81,11 @@ def summary_text(report: Any) -> str:
         lines.append("")
         lines.append("Failures:")
         lines.extend(f"  {path.name}: {reason}" for path, reason in report.failed)
+    notes = getattr(report, "notes", [])
+    if notes:  # e.g. an output renamed because its name was an input's
+        lines.append("")
+        lines.append("Notes:")
+        lines.extend(f"  {path.name}: {note}" for path, note in notes)
     if report.cancelled:
         lines.append("")
         lines.append("The photo in progress was not written; finished photos are kept.")

@@ -108,4 +108,6 @@ def test_helpers() -> None:
     assert format_eta(None) == "estimating…"
     assert format_eta(75) == "1 min 15 s left"
     text = summary_text(BatchReport(failed=[(Path("x.jpg"), "broken")], elapsed_s=1.0))
-    assert "x.jpg: broken" in text
+    assert "x.jpg: broken" in text and "Notes" not in text
+    text = summary_text(BatchReport(notes=[(Path("y.jpg"), "y.jpg is the name of an input")], elapsed_s=1.0))
+    assert "Notes:" in text and "y.jpg: y.jpg is the name of an input" in text
