@@ -1,4 +1,7 @@
-"""The ``lowlight`` command line: enhance, eval, info, bench and train.
+"""The ``lowlight`` command line: enhance, eval, info, convert and bench (``python -m core.cli``).
+
+Layers above core add their own subcommands through :class:`Command` (the ``lowlight`` package adds
+the trainer's ``train``), so core never imports them.
 
 Exit codes: 0 success; 1 some files failed (each named on stderr); 2 usage problems (bad
 arguments, no input images, output folder is a file, not writable or full, weights missing or
@@ -17,7 +20,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,16 @@ REPORT_ROWS = 4
 REPORT_TILE_WIDTH = 256
 
 
+@dataclass(frozen=True)
+class Command:
+    """A subcommand added by a layer above core: it parses its own arguments and returns the exit code."""
+
+    help: str
+    run: Callable[[list[str]], int]
+    #: Said after "interrupted; " on Ctrl-C or SIGTERM.
+    interrupted: str = "finished files are kept, nothing partial was written"
+
+
 class UsageError(Exception):
     """A problem with how the command was called; reported with exit code 2."""
 
@@ -68,11 +82,9 @@ def _err(message: str) -> None:
 
 
 def _bundled_weights_path() -> Path:
-    try:
-        from .engine import default_weights_path
-    except ImportError:
-        return Path(__file__).resolve().parent.parent / "resources" / "weights" / "lite.safetensors"
-    return Path(default_weights_path())
+    from .engine import default_weights_path  # torch is imported only when a model is needed
+
+    return default_weights_path()
 
 
 def _resolve_weights(option: str | None) -> Path:
@@ -452,8 +464,8 @@ def _run_bench(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``lowlight`` argument parser (``train``'s options are added only when it is run)."""
+def build_parser(extra: Mapping[str, Command] | None = None) -> argparse.ArgumentParser:
+    """The ``lowlight`` argument parser; ``extra`` commands are listed (their options are their own)."""
     from .config import PRESETS
 
     parser = argparse.ArgumentParser(prog=PROG, description="Enhance low-light photos with MIRNet.")
@@ -533,53 +545,41 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=3, help="timed passes per preset (default: 3)")
     bench.set_defaults(handler=_run_bench)
 
-    train = commands.add_parser("train", help="train a model (see 'lowlight train --help')", add_help=False)
-    train.set_defaults(handler=None)
+    for name, command in (extra or {}).items():
+        commands.add_parser(name, help=command.help, add_help=False).set_defaults(handler=None)
     return parser
 
 
-def _run_train(argv: list[str]) -> int:
-    try:
-        from trainer.cli import add_train_arguments, run_train
-    except ImportError as exc:
-        _err(f"'{PROG} train' is not available: the trainer is not installed ({exc})")
-        return EXIT_USAGE
-    parser = argparse.ArgumentParser(prog=f"{PROG} train", description="Train MIRNet on paired photos.")
-    add_train_arguments(parser)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help or a usage error
-        return int(exc.code or 0)
-    return int(run_train(args))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``lowlight`` command; returns the exit code."""
+def main(argv: Sequence[str] | None = None, commands: Mapping[str, Command] | None = None) -> int:
+    """Run the ``lowlight`` command with core's subcommands and ``commands``; returns the exit code."""
+    commands = dict(commands or {})
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") for a in args_list[:1])
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
-        return _dispatch(args_list)
+        return _dispatch(args_list, commands)
     except KeyboardInterrupt as exc:
         what, code = _interrupt_exit(exc)
-        if "train" in args_list:
-            _err(f"{what}; the run keeps its last finished epoch: continue it with '{PROG} train ... --resume'")
-        else:
-            _err(f"{what}; finished files are kept, nothing partial was written")
+        name = _command_name(args_list)
+        _err(f"{what}; {commands[name].interrupted if name in commands else Command.interrupted}")
         return code
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
-def _dispatch(args_list: list[str]) -> int:
-    first = next((i for i, a in enumerate(args_list) if not a.startswith("-")), None)
-    if first is not None and args_list[first] == "train":
-        return _run_train(args_list[first + 1:])
+def _command_name(args_list: list[str]) -> str | None:
+    return next((a for a in args_list if not a.startswith("-")), None)
 
-    parser = build_parser()
+
+def _dispatch(args_list: list[str], commands: Mapping[str, Command]) -> int:
+    name = _command_name(args_list)
+    if name in commands:
+        return int(commands[name].run(args_list[args_list.index(name) + 1:]))
+
+    parser = build_parser(commands)
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors

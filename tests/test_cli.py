@@ -32,7 +32,13 @@ def test_help_runs_as_module():
     done = subprocess.run([sys.executable, "-m", "core.cli", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0
-    for command in ("enhance", "eval", "info", "bench", "train"):
+    for command in ("enhance", "eval", "info", "convert", "bench"):
+        assert command in done.stdout
+    assert "train" not in done.stdout  # core knows nothing of the trainer; the lowlight package adds it
+    done = subprocess.run([sys.executable, "-m", "lowlight", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    for command in ("enhance", "eval", "info", "convert", "bench", "train"):
         assert command in done.stdout
 
 
@@ -149,13 +155,30 @@ def test_bench(capsys):
     assert main(["bench", "--presets", "huge"]) == 2
 
 
-def test_train_is_delegated(monkeypatch, capsys):
-    try:
-        import trainer.cli  # noqa: F401
-        assert main(["train", "--help"]) == 0
-        assert "--data" in capsys.readouterr().out
-    except ImportError:
-        pass
-    monkeypatch.setitem(sys.modules, "trainer.cli", None)  # as if the trainer were not installed
-    assert main(["train", "--data", "x"]) == 2
-    assert "not available" in capsys.readouterr().err
+def test_train_is_delegated(capsys):
+    from lowlight.__main__ import main as lowlight_main
+
+    assert lowlight_main(["train", "--help"]) == 0
+    assert "--data" in capsys.readouterr().out
+    assert lowlight_main(["train", "--data", "x"]) == 2  # --out missing
+    assert "--out" in capsys.readouterr().err
+    assert main(["train", "--help"]) == 2  # core alone has no train
+    assert "invalid choice: 'train'" in capsys.readouterr().err
+
+
+def test_an_added_command_gets_its_arguments_and_its_interrupt_note(capsys):
+    seen: list[list[str]] = []
+
+    def run(argv: list[str]) -> int:
+        seen.append(argv)
+        if argv == ["--stop"]:
+            raise KeyboardInterrupt
+        return 7
+
+    commands = {"demo": core.cli.Command(help="a demo", run=run, interrupted="demo note")}
+    assert main(["-v", "demo", "a", "-b"], commands) == 7
+    assert seen == [["a", "-b"]]
+    assert main(["demo", "--stop"], commands) == core.cli.EXIT_INTERRUPTED
+    assert "interrupted; demo note" in capsys.readouterr().err
+    assert main(["--help"], commands) == 0
+    assert "a demo" in capsys.readouterr().out

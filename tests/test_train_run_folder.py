@@ -9,7 +9,7 @@ from pathlib import Path
 
 from test_trainer import lol_dataset  # noqa: F401 - fixture
 
-from core.cli import main
+from lowlight.__main__ import main
 from trainer.checkpoint import clear_run, existing_run
 
 
