@@ -58,8 +58,10 @@ _DIRECT_GAIN_PIXELS = 4_000_000
 
 
 def default_weights_path() -> Path:
-    """The bundled default model: ``<repo>/resources/weights/lite.safetensors``."""
-    return Path(__file__).resolve().parent.parent / "resources" / "weights" / "lite.safetensors"
+    """The bundled default model, ``resources/weights/lite.safetensors`` (package ``lowlight_resources``)."""
+    from lowlight_resources import BUNDLED_WEIGHTS, resource_path
+
+    return resource_path(*BUNDLED_WEIGHTS)
 
 
 #: Local pooling window used when the weights record none: 1.5x the 128 px training crop.

@@ -50,11 +50,9 @@ def load_engine(weights: Path | None) -> Engine:
 
 def default_weights_path() -> Path:
     """The bundled model file (it may not exist)."""
-    try:
-        from core.engine import default_weights_path as _default
-    except ImportError:  # engine not there yet: same path the contract names
-        return Path(__file__).resolve().parents[1] / "resources" / "weights" / "lite.safetensors"
-    return Path(_default())
+    from core.engine import default_weights_path as _default
+
+    return _default()
 
 
 def user_models_dir() -> Path:

@@ -1,4 +1,4 @@
-"""Paths to the application's assets (icons) and a cached icon loader."""
+"""The application's icons (bundled in ``lowlight_resources``) and a cached icon loader."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ICONS_DIR = REPO_ROOT / "resources" / "icons"
+from lowlight_resources import ICONS, resource_path
+
+ICONS_DIR = resource_path(ICONS)
 
 
 def icon_path(name: str) -> Path:
-    """Path of ``resources/icons/<name>.svg``."""
-    return ICONS_DIR / f"{name}.svg"
+    """Path of the bundled ``icons/<name>.svg``."""
+    return resource_path(ICONS, f"{name}.svg")
 
 
 @functools.lru_cache(maxsize=64)

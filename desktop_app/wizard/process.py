@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections import deque
 from pathlib import Path
@@ -12,13 +11,11 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QIODevice, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-import trainer
 from trainer.worker import STOP_FILE
 
 log = logging.getLogger(__name__)
 
 LOG_FILE = "train.log"
-PROJECT_ROOT = Path(trainer.__file__).resolve().parents[1]
 
 
 def tail_lines(path: Path, count: int = 15) -> list[str]:
@@ -74,11 +71,10 @@ class TrainingProcess(QObject):
         self._buffer, self._last, self._killed = b"", None, False
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
-        paths = [str(PROJECT_ROOT), env.value("PYTHONPATH", "")]
-        env.insert("PYTHONPATH", os.pathsep.join(p for p in paths if p))
         env.insert("PYTHONUNBUFFERED", "1")
         process.setProcessEnvironment(env)
-        process.setWorkingDirectory(str(PROJECT_ROOT))
+        # The same interpreter finds the installed trainer (no PYTHONPATH, no source tree); the
+        # working directory is the app's, so relative paths mean the same in both processes.
         process.setStandardErrorFile(str(self.run_dir / LOG_FILE), QIODevice.OpenModeFlag.Append)
         process.readyReadStandardOutput.connect(self._on_ready_read_standard_output)
         process.finished.connect(self._on_finished)
