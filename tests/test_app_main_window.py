@@ -238,3 +238,40 @@ def test_command_line_files_and_paste(qtbot, make_window, tmp_path: Path) -> Non
     QGuiApplication.clipboard().setMimeData(mime)
     window.paste_action.trigger()
     assert window.queue.rowCount() == 1
+
+
+def test_confirmed_overwrite_of_a_freed_result_replaces_the_file(qtbot, make_window, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """Save As onto an existing file, confirmed, after the full-resolution result was freed: the photo
+    is enhanced again and the file replaced (enhance_and_save_job used to drop ``overwrite`` and fail
+    with 'file already exists')."""
+    from PIL import Image
+
+    from desktop_app.save_dialog import SaveAsDialog
+
+    engine = StubEngine()
+    window = make_window(engine)
+    window.add_paths([make_photo(tmp_path / "dark.png")])
+    wait_idle(qtbot, window)
+    target = tmp_path / "out" / "dark_enhanced.png"
+    target.parent.mkdir()
+    Image.new("RGB", (4, 4), "red").save(target)  # an earlier export, to be replaced
+    window.queue.item(0).result.drop_full_resolution()
+    assert not window.queue.item(0).result.has_full_resolution
+
+    def confirm_overwrite(dialog: SaveAsDialog) -> int:
+        dialog.path_edit.setText(str(target))
+        dialog.overwrite_confirmed = True  # as after the file dialog's "Replace?"
+        return SaveAsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SaveAsDialog, "exec", confirm_overwrite)
+    window.settings.export_format = "png"
+    window.save_as_action.trigger()
+    qtbot.waitUntil(lambda: window.queue.item(0).saved_to is not None
+                    or "Could not save" in window.statusBar().currentMessage(), timeout=10000)
+    assert "Could not save" not in window.statusBar().currentMessage()
+    assert window.queue.item(0).saved_to == target
+    assert engine.calls == 2  # enhanced again for the save
+    with Image.open(target) as saved:
+        assert saved.size == (48, 32)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["dark_enhanced.png"]
