@@ -135,6 +135,18 @@ def blend_strength(original: np.ndarray, enhanced: np.ndarray, strength: float) 
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def blend_pixels(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
+    """:func:`blend_strength` for pixels of any type (float32, uint8, uint16): a new array of
+    ``enhanced``'s type, computed a band of rows at a time (no full-size float copy)."""
+    if original.shape != enhanced.shape:
+        raise ValueError(f"shapes differ: {original.shape} and {enhanced.shape}")
+    out = np.empty(enhanced.shape, dtype=check_pixel_type(enhanced.dtype))
+    for y0 in range(0, enhanced.shape[0], BAND_ROWS):
+        rows = slice(y0, y0 + BAND_ROWS)
+        store(_blend_in_place(to_float(original[rows]), to_float(enhanced[rows]).copy(), strength), out[rows])
+    return out
+
+
 def _blend_in_place(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
     """Clip ``enhanced`` then blend, in place: the same as ``blend_strength(original, clipped, s)``."""
     np.clip(enhanced, 0.0, 1.0, out=enhanced)

@@ -101,6 +101,31 @@ def read_image(path: Path) -> Any:
     return _read(path)
 
 
+def read_pixels(path: Path) -> Any:
+    """``core.io.read_image`` keeping the decoded uint8 / uint16 pixels (a quarter / half of float32)."""
+    from core.io import read_image as _read
+
+    return _read(path, integers=True)
+
+
+def enhance_pixels(engine: Engine, pixels: np.ndarray, *, mode: str, exposure: float = 0.0,
+                   progress: Callable[[Any], None] | None = None,
+                   cancel: threading.Event | None = None) -> np.ndarray:
+    """``engine``'s strength-1 result in the pixels' own type (uint8, uint16 or float32).
+
+    The real engine's ``render`` works tile by tile, without full-size float copies; an engine
+    with only ``enhance`` (a test stub) gets float32 and its result is quantised back.
+    """
+    render = getattr(engine, "render", None)
+    if callable(render):
+        return render(pixels, mode=mode, strength=1.0, progress=progress, cancel=cancel, exposure=exposure)
+    from core.pixels import INTEGER_MAX, to_float, to_integers
+
+    result = np.asarray(engine.enhance(to_float(pixels), mode=mode, strength=1.0, progress=progress, cancel=cancel,
+                                       exposure=exposure), dtype=np.float32)
+    return to_integers(result, pixels.dtype) if pixels.dtype in INTEGER_MAX else result
+
+
 def read_preview(path: Path, max_side: int) -> Any:
     """``core.io.read_preview``: a fast upright uint8 display copy (RAW: half-size development)."""
     from core.io import read_preview as _preview
@@ -146,12 +171,11 @@ def unique_path(path: Path) -> Path:
 
 
 def blend_strength(original: np.ndarray, enhanced: np.ndarray, strength: float) -> np.ndarray:
-    """Full-resolution strength blend, as the engine defines it."""
-    try:
-        from core.engine import blend_strength as _blend
-    except ImportError:  # same definition, for when the engine module is absent
-        return np.clip(original + float(strength) * (enhanced - original), 0.0, 1.0).astype(np.float32)
-    return _blend(original, enhanced, strength)
+    """Full-resolution strength blend, as the engine defines it, in ``enhanced``'s pixel type
+    (band by band: no full-size float copy of integer photos)."""
+    from core.engine import blend_pixels
+
+    return blend_pixels(original, enhanced, strength)
 
 
 def collect_inputs(paths: list[Path], recursive: bool = False) -> list[Path]:

@@ -15,9 +15,13 @@ THUMBNAIL_MAX_SIDE = 160
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float RGB in [0, 1] -> contiguous uint8 RGB (rounded, clipped)."""
+    """Float RGB in [0, 1] or uint16 -> contiguous uint8 RGB (rounded, clipped); uint8 as it is."""
     if image.dtype == np.uint8:
         return np.ascontiguousarray(image)
+    if image.dtype == np.uint16:
+        from core.pixels import convert_depth
+
+        return np.ascontiguousarray(convert_depth(image, np.uint8))
     out = np.empty(image.shape, dtype=np.float32)
     np.multiply(image, 255.0, out=out, casting="unsafe")
     np.add(out, 0.5, out=out)

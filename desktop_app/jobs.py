@@ -48,6 +48,28 @@ class ImageLoaded:
 
 
 @dataclass(frozen=True)
+class QuickPreview:
+    """The fast-mode result of a display-size working copy, sent before the real result so that
+    something enhanced is on screen within about a second (like :class:`ImageLoaded`, plus
+    ``enhanced``)."""
+
+    path: Path
+    thumbnail: np.ndarray
+    preview: list[np.ndarray]  # uint8 levels of the working copy, largest first
+    enhanced: list[np.ndarray]  # the same levels of its fast-mode result (strength 1)
+    width: int  # the full photo's size
+    height: int
+    exposure: float = 0.0
+    seconds: float = 0.0  # from the start of the job
+
+
+#: Photos larger than this (long side), or more than QUICK_FULL_PIXELS in full mode, get a
+#: :class:`QuickPreview` first: a copy of at most PREVIEW_MAX_SIDE px is enhanced in fast mode.
+QUICK_MIN_SIDE = PREVIEW_MAX_SIDE
+QUICK_FULL_PIXELS = 1_000_000
+
+
+@dataclass(frozen=True)
 class StageProgress:
     """How far one enhancement is (``fraction`` in [0, 1])."""
 
@@ -63,8 +85,8 @@ class EnhanceResult:
     path: Path
     mode: str
     model_key: str
-    source: Any  # core.io.ImageData (pixels = full-resolution original, plus metadata)
-    enhanced: np.ndarray  # float32 full resolution, strength 1
+    source: Any  # core.io.ImageData (pixels = full-resolution original, uint8/uint16, plus metadata)
+    enhanced: np.ndarray  # full resolution, strength 1, in the source's pixel type
     before_full: np.ndarray  # uint8 full resolution (100 % zoom)
     after_full: np.ndarray
     before_levels: list[np.ndarray]  # uint8 pyramids, largest (<= PREVIEW_MAX_SIDE) first
@@ -126,40 +148,85 @@ def enhance_job(
     *,
     report: Report,
     cancel: threading.Event,
-    read: Callable[[Path], Any] = eng.read_image,
+    read: Callable[[Path], Any] = eng.read_pixels,
     exposure: float = 0.0,
     source: Any = None,
+    quick: bool = True,
 ) -> EnhanceResult:
     """Read ``path`` (or reuse its already decoded ``source``), enhance it at strength 1 and the
-    given ``exposure`` (stops from auto), and prepare display buffers (pool thread)."""
-    started = time.perf_counter()
-    if source is None and eng.is_raw_name(path):
-        # Full RAW development takes seconds: show the half-size one first (0.4 s for 24 MP).
-        from .previews import preview_job
+    given ``exposure`` (stops from auto), and prepare display buffers (pool thread).
 
-        try:
-            report(preview_job(path))
-        except Exception as exc:  # noqa: BLE001 - the full read below names the problem
-            log.debug("quick RAW preview of %s failed: %s", path, exc)
+    With ``quick``, a large photo first gets a :class:`QuickPreview` (its display-size copy in
+    fast mode: a reduced JPEG decode or half-size RAW development when nothing is decoded yet).
+    """
+    started = time.perf_counter()
+    look = _working_copy(path, source, report) if quick else None
+    if look is not None and _wants_quick(look, mode):
+        _quick_preview(engine, path, look, exposure, report, cancel, started)
     source = source if source is not None else read(path)
     pixels = source.pixels
     before_full = to_uint8(pixels)
-    before_levels = pyramid(downscale(before_full, PREVIEW_MAX_SIDE))
+    exact = look is not None and look.exact  # the same display copy, made from the decoded photo
+    before_levels = pyramid(look.pixels if exact else downscale(before_full, PREVIEW_MAX_SIDE))
     thumbnail = downscale(before_levels[-1], THUMBNAIL_MAX_SIDE)
     h, w = pixels.shape[:2]
     report(ImageLoaded(path, thumbnail, before_levels, w, h, tuple(getattr(source, "notes", ()))))
     if cancel.is_set():
         raise InterruptedError("cancelled")
     report(StageProgress(path, 0.0, "enhancing"))
-    enhanced = engine.enhance(pixels, mode=mode, strength=1.0, progress=_Throttle(report, path), cancel=cancel,
-                              exposure=exposure)
-    enhanced = np.asarray(enhanced, dtype=np.float32)
+    enhanced = eng.enhance_pixels(engine, pixels, mode=mode, exposure=exposure, progress=_Throttle(report, path),
+                                  cancel=cancel)
     after_full = to_uint8(enhanced)
     after_levels = pyramid(downscale(after_full, PREVIEW_MAX_SIDE))
     seconds = time.perf_counter() - started
     log.info("enhanced %s (%dx%d, %s) in %.1fs", path.name, w, h, mode, seconds)
     return EnhanceResult(path, mode, model_key, source, enhanced, before_full, after_full,
                          before_levels, after_levels, thumbnail, seconds, exposure)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """A display-size upright uint8 copy of a photo and the photo's full size."""
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    exact: bool  # made from the decoded photo (not a reduced decode)
+
+
+def _working_copy(path: Path, source: Any, report: Report) -> _Look | None:
+    """The display-size copy for the quick preview: from the decoded ``source``, else a fast
+    reduced decode (JPEG draft mode, half-size RAW), whose original a RAW also shows at once."""
+    if source is not None:
+        h, w = source.pixels.shape[:2]
+        return _Look(downscale(to_uint8(source.pixels), PREVIEW_MAX_SIDE), w, h, True)
+    try:
+        preview = eng.read_preview(path, PREVIEW_MAX_SIDE)
+    except Exception as exc:  # noqa: BLE001 - the full read below names the problem
+        log.debug("quick look at %s failed: %s", path, exc)
+        return None
+    if eng.is_raw_name(path):
+        # Full RAW development takes seconds: show the half-size original first (0.4 s for 24 MP).
+        from .previews import loaded_from_preview
+
+        report(loaded_from_preview(path, preview))
+    return _Look(np.ascontiguousarray(preview.pixels), preview.width, preview.height, False)
+
+
+def _wants_quick(look: _Look, mode: str) -> bool:
+    if max(look.width, look.height) > QUICK_MIN_SIDE:
+        return True
+    return mode == "full" and look.width * look.height > QUICK_FULL_PIXELS
+
+
+def _quick_preview(engine: eng.Engine, path: Path, look: _Look, exposure: float, report: Report,
+                   cancel: threading.Event, started: float) -> None:
+    """Enhance the working copy in fast mode and send it as a :class:`QuickPreview`."""
+    before = pyramid(look.pixels)
+    after = pyramid(eng.enhance_pixels(engine, look.pixels, mode="fast", exposure=exposure, cancel=cancel))
+    thumbnail = downscale(before[-1], THUMBNAIL_MAX_SIDE)
+    report(QuickPreview(path, thumbnail, before, after, look.width, look.height, exposure,
+                        time.perf_counter() - started))
 
 
 @dataclass(frozen=True)
@@ -190,5 +257,6 @@ def enhance_and_save_job(engine: eng.Engine, path: Path, mode: str, model_key: s
                          cancel: threading.Event, exposure: float = 0.0, overwrite: bool = False) -> Path:
     """Enhance a photo again (its full-resolution result was freed, or it is at another exposure),
     then save it."""
-    result = enhance_job(engine, path, mode, model_key, report=report, cancel=cancel, exposure=exposure)
+    result = enhance_job(engine, path, mode, model_key, report=report, cancel=cancel, exposure=exposure,
+                         quick=False)
     return save_job(result, target, strength, options, overwrite)

@@ -29,6 +29,7 @@ from .jobs import (
     ExportOptions,
     ImageLoaded,
     ModelLoaded,
+    QuickPreview,
     StageProgress,
     enhance_and_save_job,
     enhance_job,
@@ -429,7 +430,8 @@ class MainWindow(QMainWindow):
         else:
             preview = item.extra.get("preview")
             if preview is not None:
-                self.view.set_images(preview.preview, None, size=(preview.width, preview.height),
+                self.view.set_images(preview.preview, getattr(preview, "enhanced", None),
+                                     size=(preview.width, preview.height),
                                      keep_view=keep_view)
             else:
                 self.view.clear()
@@ -649,11 +651,27 @@ class MainWindow(QMainWindow):
             if row == self.current_row() and item.result is None:
                 self._show_row(row)
 
+    def _on_quick_preview(self, quick: QuickPreview) -> None:
+        """The fast result of a display-size copy: on screen until the real result replaces it."""
+        row = self.queue.row_of(quick.path)
+        if row < 0:
+            return
+        item = self.queue.item(row)
+        if item.thumbnail is None:
+            self.queue.set_thumbnail(row, qimage_from_rgb(quick.thumbnail).copy(), (quick.width, quick.height))
+        item.extra["preview"] = quick
+        if row == self.current_row() and (item.result is None or item.state is PhotoState.WORKING):
+            self.view.set_images(quick.preview, quick.enhanced, size=(quick.width, quick.height), keep_view=True)
+            self._update_overlay(row)
+
     def _on_enhance_progress(self, event: object) -> None:
         if self._closing:
             return
         if isinstance(event, ImageLoaded):
             self._on_preview_returned(event)
+            return
+        if isinstance(event, QuickPreview):
+            self._on_quick_preview(event)
             return
         if not isinstance(event, StageProgress):
             return

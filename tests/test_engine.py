@@ -388,3 +388,21 @@ def test_full_mode_holds_no_full_size_float_copy(monkeypatch):
     np.testing.assert_array_equal(out, photo)  # the identity network
     full_float = photo.size * 4
     assert peak < 0.75 * full_float, f"peak {peak / 2**20:.1f} MiB for a {full_float / 2**20:.0f} MiB float copy"
+
+
+def test_blend_pixels_matches_blend_strength_for_every_pixel_type():
+    from core.engine import blend_pixels
+
+    rng = np.random.default_rng(3)
+    original = rng.random((300, 40, 3), dtype=np.float32)
+    enhanced = rng.random((300, 40, 3), dtype=np.float32)
+    reference = blend_strength(original, enhanced, 0.3)
+    np.testing.assert_array_equal(blend_pixels(original, enhanced, 0.3), reference)
+    for dtype, levels in ((np.uint8, 255), (np.uint16, 65535)):
+        o = _quantised(original, levels, dtype)
+        e = _quantised(enhanced, levels, dtype)
+        expected = blend_strength(o / np.float32(levels), e / np.float32(levels), 0.3)
+        out = blend_pixels(o, e, 0.3)
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, _quantised(expected, levels, dtype))
+        assert np.array_equal(blend_pixels(o, e, 0.0), o) and np.array_equal(blend_pixels(o, e, 1.0), e)
