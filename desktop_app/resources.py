@@ -9,8 +9,6 @@ from PySide6.QtGui import QIcon
 
 from lowlight_resources import ICONS, resource_path
 
-ICONS_DIR = resource_path(ICONS)
-
 
 def icon_path(name: str) -> Path:
     """Path of the bundled ``icons/<name>.svg``."""

@@ -21,10 +21,11 @@ atexit.register(_extracted.close)
 
 
 def resource_path(*parts: str) -> Path:
-    """The file-system path of a bundled file or folder, e.g. ``resource_path("icons", "app.svg")``.
+    """The file-system path of a bundled file, e.g. ``resource_path("icons", "app.svg")``.
 
     It may not exist (a checkout without weights); callers check. Inside a zip the file is copied
-    to a temporary one first, since the model loader and Qt need real files.
+    to a temporary one first, since the model loader and Qt need real files (a folder can be copied
+    out only from Python 3.12 on, so ask for files).
     """
     resource = files(__name__)
     for part in parts:

@@ -18,8 +18,9 @@ def test_parse_args_and_main_importable() -> None:
 
 
 def test_icons_exist() -> None:
-    from desktop_app.resources import ICONS_DIR, icon
+    from desktop_app.resources import icon, icon_path
 
     for name in ("app", "open", "save", "save-as", "batch", "fit", "zoom-100", "split", "before-after", "drop"):
-        assert (ICONS_DIR / f"{name}.svg").exists(), name
+        assert icon_path(name).exists(), name
+        assert not icon(name).isNull(), name
     assert icon("nonexistent").isNull()
