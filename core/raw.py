@@ -1,17 +1,22 @@
 """Camera RAW files (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, ... everything LibRaw reads), via rawpy.
 
-Rendering. LibRaw demosaics with the camera's white balance into *linear* 16-bit sRGB
-(no automatic brightening, no gamma); this module then applies the sRGB transfer curve and
-nothing else. The picture the rest of ``core`` sees is therefore an exact, invertible
-encoding of the linear sensor data (float32, so no 8-bit steps in the shadows), and the
-engine's exposure gain (the automatic one times ``2**EV``), which it applies after decoding
-the sRGB curve (:func:`core.exposure.expose`), multiplies the linear sensor values *before*
-the tone curve, as a camera's exposure would. A camera-style JPEG rendering instead bakes in a
-tone curve, auto-brightening and 8-bit quantisation, which the gain could only stretch.
+Development. LibRaw demosaics with the camera's white balance into *linear* 16-bit sRGB
+(no automatic brightening, no gamma). This module then does, per value through one lookup
+table: an automatic **pre-gain on the linear sensor data** (the white point a camera's
+auto-brightening would choose: 1 % of the brightest channel's values above it; at most 8
+stops), a highlight shoulder that rolls the values above the new white off instead of
+clipping them, and the tone curve (BT.709 by default, the camera-style curve LibRaw also
+uses). So the exposure a dark RAW needs is applied to 12-14-bit linear data before the tone
+curve, not by stretching 8-bit values, and the network gets a camera-style rendering like the
+photos it was trained on; enhancing it measured at least as good as enhancing LibRaw's own
+8-bit camera rendering (benchmarks/raw_exposure_eval.py). The engine's own exposure
+normalisation and the user's EV then act on this rendering (in sRGB-decoded light). With
+``RawConfig(auto_bright=None, tone_curve="srgb")`` the picture is the exact sRGB encoding of
+the linear data instead.
 
 Previews use LibRaw's half-size mode (each 2x2 Bayer block becomes one pixel, no
-interpolation: 0.4 s for 24 MP on two cores), which gives the same colours and tones as the
-full decode; the embedded JPEG preview is the fallback when that fails.
+interpolation: 0.4-0.7 s for 24 MP on two cores), developed the same way, so colours and
+tones match the full development; the embedded JPEG preview is the fallback when that fails.
 
 EXIF comes from the file's own TIFF structure (DNG, NEF, CR2, ARW, PEF, ORF, RW2...), CR3's
 CMT boxes or the embedded JPEG preview, completed from what LibRaw parsed (exposure, ISO,
@@ -23,6 +28,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import math
 import struct
 import warnings
 from dataclasses import dataclass
@@ -52,12 +58,33 @@ _SWAPPING_FLIPS = frozenset({5, 6})
 
 @dataclass(frozen=True)
 class RawConfig:
-    """How RAW files are developed (defaults measured on a 24 MP DNG, two cores: AHD 3.2 s)."""
+    """How RAW files are developed (see the module docstring; figures: benchmarks/raw_exposure_eval.py)."""
 
-    #: LibRaw demosaic algorithm for full quality ("AHD", "PPG", "LINEAR", "DHT", "AAHD", ...).
+    #: LibRaw demosaic algorithm for full quality ("AHD", "PPG", "LINEAR", "DHT", "AAHD", ...);
+    #: AHD: 3.3 s for 24 MP on two cores.
     demosaic: str = "AHD"
-    #: Saturated highlights: "clip" keeps them neutral white (no magenta casts).
+    #: Saturated sensor values: "clip" keeps them neutral white (no magenta casts).
     highlights: str = "clip"
+    #: Automatic pre-gain on the linear data, like a camera's auto-brightening: the level at
+    #: which this fraction of the values of the brightest channel lies above becomes white.
+    #: None: no pre-gain (the picture as exposed).
+    auto_bright: float | None = 0.01
+    #: Largest pre-gain (2^8 = 8 stops) and the knee of the highlight shoulder that rolls the
+    #: values above the new white off instead of clipping them (``core.exposure.highlight_shoulder``).
+    max_pre_gain: float = 256.0
+    shoulder_knee: float = 0.85
+    #: Tone curve after the pre-gain: "bt709" (the camera-style curve LibRaw also uses; the
+    #: network enhances it better: +0.3-0.5 dB over "srgb" on dark synthetic RAW) or "srgb"
+    #: (the exact sRGB encoding of the linear data).
+    tone_curve: str = "bt709"
+
+    def __post_init__(self) -> None:
+        if self.tone_curve not in ("bt709", "srgb"):
+            raise ValueError(f"tone_curve must be 'bt709' or 'srgb', not {self.tone_curve!r}")
+        if self.auto_bright is not None and not 0.0 < self.auto_bright < 0.5:
+            raise ValueError(f"auto_bright must be a fraction in (0, 0.5) or None, not {self.auto_bright}")
+        if self.max_pre_gain < 1.0:
+            raise ValueError("max_pre_gain must be at least 1")
 
 
 DEFAULT_RAW_CONFIG = RawConfig()
@@ -112,9 +139,59 @@ def srgb_lut16_u16() -> np.ndarray:
     return (srgb_lut16() * np.float32(65535.0) + np.float32(0.5)).astype(np.uint16)
 
 
-def render_linear16(linear: np.ndarray, rows_per_chunk: int = 256, *, integers: bool = False) -> np.ndarray:
-    """Linear 16-bit RGB -> sRGB-encoded float32 in [0, 1] (``integers``: uint16), in row chunks."""
-    lut = srgb_lut16_u16() if integers else srgb_lut16()
+def pre_gain(linear: np.ndarray, config: RawConfig) -> float:
+    """The automatic linear gain for 16-bit ``linear`` RGB: 1 / (the brightest channel's level
+    above which ``config.auto_bright`` of its values lie), within [1, ``max_pre_gain``]."""
+    if config.auto_bright is None:
+        return 1.0
+    step = max(1, int((linear.shape[0] * linear.shape[1] / 500_000) ** 0.5))  # ~0.5 MP sample
+    sample = linear[::step, ::step]
+    white = 1
+    for channel in range(3):
+        counts = np.bincount(sample[..., channel].ravel(), minlength=65536)
+        from_top = np.cumsum(counts[::-1])
+        white = max(white, 65535 - int(np.searchsorted(from_top, config.auto_bright * sample[..., 0].size)))
+    return float(np.clip(65535.0 / white, 1.0, config.max_pre_gain))
+
+
+def development_lut(gain: float, config: RawConfig, *, integers: bool = False) -> np.ndarray:
+    """What every 16-bit linear value becomes: times ``gain`` in linear light, highlights above
+    the new white rolled off, then the tone curve; float32 in [0, 1] (``integers``: uint16,
+    quantised as ``core.pixels.store`` does)."""
+    x = np.arange(65536, dtype=np.float64) / 65535.0 * gain
+    y = np.clip(_shoulder(x, gain, config.shoulder_knee) if gain > 1.0 else x, 0.0, 1.0)
+    if config.tone_curve == "bt709":
+        encoded = np.where(y < 0.018, 4.5 * y, 1.099 * np.power(y, 0.45) - 0.099)
+    else:
+        encoded = np.where(y <= 0.0031308, 12.92 * y, 1.055 * np.power(y, 1 / 2.4) - 0.055)
+    lut = np.clip(encoded, 0.0, 1.0).astype(np.float32)
+    if integers:
+        return (lut * np.float32(65535.0) + np.float32(0.5)).astype(np.uint16)
+    return lut
+
+
+def _shoulder(x: np.ndarray, white: float, knee: float) -> np.ndarray:
+    """``core.exposure.highlight_shoulder`` for one image, in numpy (65536 values: a few ms instead
+    of hundreds of small torch operations; tests/test_raw.py checks that both agree)."""
+    span = max(1.0, (white - knee) / (1.0 - knee))
+    if span <= 1.0 + 1e-9:
+        return np.minimum(x, 1.0)
+    lo, hi = 0.0, 2.0 * math.log(span) + 4.0
+    for _ in range(60):  # the rate a > 0 with log1p(a * span) == a: slope 1 at the knee
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if math.log1p(mid * span) > mid else (lo, mid)
+    rate = 0.5 * (lo + hi)
+    t = np.clip((x - knee) / (1.0 - knee), 0.0, span)
+    rolled = knee + (1.0 - knee) * np.log1p(rate * t) / math.log1p(rate * span)
+    return np.minimum(np.where(x > knee, rolled, x), 1.0)
+
+
+def render_linear16(linear: np.ndarray, rows_per_chunk: int = 256, *, integers: bool = False,
+                    lut: np.ndarray | None = None) -> np.ndarray:
+    """Linear 16-bit RGB through ``lut`` (default: the plain sRGB encoding), in row chunks: float32
+    in [0, 1], or uint16 with ``integers``."""
+    if lut is None:
+        lut = srgb_lut16_u16() if integers else srgb_lut16()
     out = np.empty(linear.shape, dtype=lut.dtype)
     for y in range(0, linear.shape[0], rows_per_chunk):
         np.take(lut, linear[y:y + rows_per_chunk], out=out[y:y + rows_per_chunk])
@@ -164,7 +241,7 @@ def _check_size(path: Path, raw: Any, max_pixels: int | None) -> tuple[int, int]
 
 
 def decode_raw(path: Path, data: bytes, *, half_size: bool = False, max_pixels: int | None = None,
-               config: RawConfig = DEFAULT_RAW_CONFIG, integers: bool = False) -> RawFrame:
+               config: RawConfig | None = None, integers: bool = False) -> RawFrame:
     """Develop a RAW file (its bytes ``data``) into upright float32 sRGB-encoded pixels (uint16
     with ``integers``: the 16-bit frame without a float32 copy, for the engine's integer path).
 
@@ -173,6 +250,7 @@ def decode_raw(path: Path, data: bytes, *, half_size: bool = False, max_pixels: 
     image data, too many pixels.
     """
     rawpy = _rawpy()
+    config = config or DEFAULT_RAW_CONFIG
     raw = _open(path, data)
     try:
         _check_size(path, raw, max_pixels)
@@ -187,16 +265,19 @@ def decode_raw(path: Path, data: bytes, *, half_size: bool = False, max_pixels: 
         raw.close()  # frees LibRaw's buffers before the float copy is made
     if linear.ndim != 3 or linear.shape[2] != 3 or linear.size == 0:
         raise ImageReadError(path, f"the RAW file decoded to an unusable image of shape {linear.shape}")
-    pixels = render_linear16(linear, integers=integers)
+    gain = pre_gain(linear, config)
+    pixels = render_linear16(linear, integers=integers, lut=development_lut(gain, config, integers=integers))
     del linear
+    log.info("%s: developed with %+.1f EV of automatic pre-gain", path, np.log2(gain))
     return RawFrame(pixels=pixels, exif=exif)
 
 
 def raw_preview(path: Path, data: bytes, max_side: int, *, max_pixels: int | None = None,
-                config: RawConfig = DEFAULT_RAW_CONFIG) -> tuple[np.ndarray, int, int]:
+                config: RawConfig | None = None) -> tuple[np.ndarray, int, int]:
     """A quick display copy of a RAW file: (uint8 RGB upright, longest side <= ``max_side``,
     full width, full height). Half-size decoding; the embedded JPEG when that fails."""
     rawpy = _rawpy()
+    config = config or DEFAULT_RAW_CONFIG
     raw = _open(path, data)
     try:
         width, height = _check_size(path, raw, max_pixels)
@@ -210,8 +291,9 @@ def raw_preview(path: Path, data: bytes, max_side: int, *, max_pixels: int | Non
             return fit_within(preview, max_side), width, height
     finally:
         raw.close()
+    lut = development_lut(pre_gain(linear, config), config)
     small = fit_within(linear, max_side)
-    return (srgb_lut16()[small] * 255.0 + 0.5).astype(np.uint8), width, height
+    return (lut[small] * 255.0 + 0.5).astype(np.uint8), width, height
 
 
 def fit_within(array: np.ndarray, max_side: int) -> np.ndarray:

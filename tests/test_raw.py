@@ -11,10 +11,12 @@ import torch
 from PIL import Image
 from synthetic_raw import bayer_from_linear, jpeg_bytes, smooth_scene, write_dng
 
+import core.raw
 from core.batch import BatchOptions, plan_output, run_batch
 from core.errors import ImageReadError
 from core.exposure import apply_gain, linear_to_srgb
 from core.io import read_image, read_preview, same_format_extension, write_image
+from core.raw import RawConfig, development_lut, pre_gain
 
 EXIF_IFD = 0x8769
 MAKE, MODEL, ORIENTATION = 271, 272, 274
@@ -42,7 +44,15 @@ def dng(tmp_path, scene) -> Path:
     return write_dng(tmp_path / "night.dng", bayer_from_linear(scene))
 
 
-def test_dng_is_developed_with_camera_white_balance_into_16_bits(dng, scene):
+@pytest.fixture
+def exact_development(monkeypatch):
+    """Develop without pre-gain and with the plain sRGB curve: the picture is the scene itself."""
+    import core.raw
+
+    monkeypatch.setattr(core.raw, "DEFAULT_RAW_CONFIG", RawConfig(auto_bright=None, tone_curve="srgb"))
+
+
+def test_dng_is_developed_with_camera_white_balance_into_16_bits(dng, scene, exact_development):
     data = read_image(dng)
     assert data.format == "RAW" and data.bit_depth == 16 and data.alpha is None and data.notes == ()
     assert data.pixels.dtype == np.float32 and data.pixels.shape == (48, 64, 3)
@@ -54,7 +64,7 @@ def test_dng_is_developed_with_camera_white_balance_into_16_bits(dng, scene):
 
 
 @pytest.mark.parametrize("orientation,turns", [(3, 2), (6, -1), (8, 1)])
-def test_orientation_is_applied(tmp_path, scene, orientation, turns):
+def test_orientation_is_applied(tmp_path, scene, orientation, turns, exact_development):
     path = write_dng(tmp_path / f"o{orientation}.dng", bayer_from_linear(scene), orientation=orientation)
     data = read_image(path)
     expected = _srgb(np.rot90(scene, turns))
@@ -102,8 +112,9 @@ def test_format_same_means_16_bit_tiff(tmp_path, dng):
     assert _exif(back.exif)[MODEL] == "Test Camera"
 
 
-def test_exposure_gain_acts_on_linear_sensor_data(tmp_path):
-    """The engine's gain on the decoded picture equals a longer exposure of the sensor."""
+def test_exposure_gain_acts_on_linear_sensor_data(tmp_path, exact_development):
+    """With the exact sRGB development, the engine's gain on the decoded picture equals a longer
+    exposure of the sensor."""
     base = smooth_scene(48, 64) * 0.1
     short = read_image(write_dng(tmp_path / "short.dng", bayer_from_linear(base)))
     long = read_image(write_dng(tmp_path / "long.dng", bayer_from_linear(base * 4)))
@@ -114,6 +125,46 @@ def test_exposure_gain_acts_on_linear_sensor_data(tmp_path):
     assert np.abs(pushed[inner] - long.pixels[inner]).mean() < 4e-3
     # The darkest values are not 8-bit steps: many more distinct levels than 8 bits would keep.
     assert len(np.unique(np.round(short.pixels * 65535))) > 4 * len(np.unique(np.round(short.pixels * 255)))
+
+
+def test_pre_gain_is_applied_to_the_linear_data(tmp_path):
+    """Default development: the automatic pre-gain acts before the tone curve, so a frame four
+    times darker develops to (nearly) the same picture; nothing is posterised by it."""
+    base = smooth_scene(48, 64)
+    dark = read_image(write_dng(tmp_path / "dark.dng", bayer_from_linear(base * 0.05)))
+    darker = read_image(write_dng(tmp_path / "darker.dng", bayer_from_linear(base * 0.0125)))
+    inner = (slice(4, -4), slice(4, -4))
+    assert dark.pixels[inner].mean() > 0.4  # brought up from about 0.1
+    assert np.abs(dark.pixels[inner] - darker.pixels[inner]).mean() < 0.01
+    # Every sensor level survives; stretching an 8-bit rendering of the dark frame would keep few.
+    exact = core.raw.decode_raw(darker.path, darker.path.read_bytes(),
+                                config=RawConfig(auto_bright=None, tone_curve="srgb")).pixels
+    levels = len(np.unique(np.round(darker.pixels[inner][..., 1] * 65535)))
+    assert levels > 3 * len(np.unique(np.round(exact[inner][..., 1] * 255)))
+
+
+def test_numpy_shoulder_matches_core_exposure():
+    from core.exposure import highlight_shoulder
+
+    x = np.linspace(0.0, 12.0, 5001)
+    for white in (1.5, 8.0, 200.0):
+        expected = highlight_shoulder(torch.from_numpy(x).view(1, 1, 1, -1), torch.tensor([white]), 0.85)
+        np.testing.assert_allclose(core.raw._shoulder(x, white, 0.85), expected.view(-1).numpy(), atol=1e-5)
+
+
+def test_pre_gain_white_point_and_shoulder():
+    config = RawConfig()
+    linear = np.full((100, 100, 3), 1000, np.uint16)
+    linear[:1, :50] = 4000  # 0.5 % brighter: above the 1 % white point
+    assert pre_gain(linear, config) == pytest.approx(65535 / 1000, rel=0.01)
+    assert pre_gain(np.full((4, 4, 3), 65535, np.uint16), config) == 1.0  # never darkens
+    assert pre_gain(np.zeros((4, 4, 3), np.uint16), config) == config.max_pre_gain
+    lut = development_lut(8.0, config)
+    assert np.all(np.diff(lut) >= 0) and lut[-1] == pytest.approx(1.0)
+    # Values above the new white (65535 / 8) are rolled off, not clipped to one level.
+    assert lut[65535 // 8 + 1000] < lut[65535 // 4] < lut[65535 // 2] < 1.0
+    with pytest.raises(ValueError):
+        RawConfig(tone_curve="gamma 2")
 
 
 def test_preview_is_half_size_and_matches_the_full_rendering(tmp_path, scene):
