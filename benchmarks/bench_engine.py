@@ -1,148 +1,420 @@
-"""Engine benchmark: model speed per tile, 12 MP fast/full, 50 MP peak memory, seam PSNR.
+"""Engine benchmark: backends per tile, 12 MP export through the CLI's batch path, peak memory
+at 12 / 24 / 50 MP, seam PSNR; "before" (another revision of the code) and "after" side by side.
 
 Usage::
 
-    python benchmarks/bench_engine.py --images DIR [--weights W.safetensors] [--skip-50mp]
+    python benchmarks/bench_engine.py --images DIR --weights resources/weights/lite.safetensors \\
+        [--baseline REV] [--only tile,pipeline,memory,seam] [--pause-pid-file FILE]
 
-Without ``--weights`` a randomly initialised ``lite`` model is used (``--perturb S`` adds
-N(0, S) noise to every parameter so the residual branch matters, which makes the seam test
-stricter); the output says which. Timings are the minimum of ``--repeats`` runs; the CPU may
-be shared, so compare figures taken in the same run.
+* ``tile``: one 384 px tile of the model per backend (eager fp32 NCHW / channels_last, bf16
+  autocast where oneDNN has native bf16, the engine's compiled path, OpenVINO f32 / default
+  precision when installed); each backend runs in its own process, in interleaved rounds, and
+  the minimum is kept. PSNR against eager fp32 on real crops, each at its photo's own exposure
+  gain (reduced precision must stay >= 45 dB).
+* ``pipeline``: a real photo resized to 12 MP, saved as JPEG, enhanced by ``core.batch.run_batch``
+  (what ``lowlight enhance`` runs: read, enhance, write) in fresh processes: wall time and peak RSS.
+* ``memory``: the same in full mode at 12, 24 and 50 MP: peak RSS (and time).
+* ``seam``: tiled against whole-image output (in this process).
+
+``--baseline REV`` runs the pipeline and memory children also with the code of git revision
+``REV`` (exported with ``git archive`` into a temporary folder) and prints both. The CPU may be
+shared: ``--pause-pid-file`` names a process (a background training run) that is stopped with
+SIGSTOP only while timed work runs and always continued afterwards. Compare figures taken in one
+run; the output names the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
+import json
 import logging
+import os
+import platform
 import resource
+import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.config import PRESETS  # noqa: E402
-from core.engine import DEFAULT_CONTEXT_WINDOW, EngineConfig, Enhancer, cpu_bf16_is_native  # noqa: E402
-from core.metrics import psnr  # noqa: E402
-from core.model import MIRNet  # noqa: E402
-from core.weights import load_weights  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+SIZES_MP = {12: (4000, 3000), 24: (6000, 4000), 50: (8660, 5773)}
+TILE = 384
+#: Reduced precision must stay this close to fp32 (dB PSNR) on real photos.
+MIN_PSNR_DB = 45.0
+
+
+# ------------------------------------------------------------------------------------- helpers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, help="weights file (default: random lite model)")
-    p.add_argument("--images", type=Path, required=True, help="folder of real dark photos")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--weights", type=Path, default=ROOT / "resources" / "weights" / "lite.safetensors")
+    p.add_argument("--images", type=Path, required=True, help="folder of real dark photos (the largest are used)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch default)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--perturb", type=float, default=0.0, help="random model only: add N(0, S) to parameters")
-    p.add_argument("--windows", default="192,none", help="context windows for the seam test")
-    p.add_argument("--only", default="tile,bf16,fast,full,seam,50mp", help="comma list of sections to run")
-    p.add_argument("--skip-50mp", action="store_true", help="skip the (minutes long) 50 MP memory run")
-    p.add_argument("--child-50mp", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--only", default="tile,pipeline,memory,seam", help="comma list of sections to run")
+    p.add_argument("--baseline", help="git revision (or source folder) to compare with, e.g. da10818")
+    p.add_argument("--backends", default="eager-nchw,eager,bf16,compiled,compiled-bf16,openvino,openvino-default",
+                   help="tile section: backends to compare")
+    p.add_argument("--rounds", type=int, default=3, help="tile section: interleaved rounds per backend")
+    p.add_argument("--sizes", default="12,24,50", help="memory section: megapixel sizes (12, 24, 50)")
+    p.add_argument("--modes", default="full,fast", help="pipeline section: modes")
+    p.add_argument("--pause-pid-file", type=Path, help="SIGSTOP this process while timed work runs")
+    p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def describe_cpu() -> str:
+    model, flags = platform.processor() or "", set()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+        for line in handle:
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model or 'unknown CPU'}, {os.cpu_count()} cores, flags: {' '.join(wanted) or 'no avx2'}"
 
 
-def load_model(args: argparse.Namespace) -> tuple[MIRNet, str]:
-    if args.weights is not None:
-        model, info = load_weights(args.weights, "cpu")
-        return model, f"weights {args.weights} ({info.summary()})"
-    torch.manual_seed(0)
-    model = MIRNet(PRESETS["lite"])
-    if args.perturb > 0:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p) * args.perturb)
-    return model, f"RANDOM lite model (seed 0, perturb {args.perturb}); quality figures are only indicative"
+class Pauser:
+    """Stops a background process (SIGSTOP) only while timed work runs; always continues it."""
+
+    def __init__(self, pid_file: Path | None) -> None:
+        self.pid = int(pid_file.read_text().split()[0]) if pid_file is not None else None
+        self.total = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.pid is None:
+            yield
+            return
+        start = time.monotonic()
+        try:
+            os.kill(self.pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            self.pid = None
+        try:
+            yield
+        finally:
+            if self.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGCONT)
+                self.total += time.monotonic() - start
 
 
-def first_photo(folder: Path) -> Path:
-    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def largest_photos(folder: Path, count: int) -> list[Path]:
+    photos = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     if not photos:
         raise SystemExit(f"no images in {folder}")
-    return photos[0]
+
+    def pixels(path: Path) -> int:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image.width * image.height
+
+    return sorted(photos, key=lambda p: (-pixels(p), p.name))[:count]
 
 
-def read_rgb(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """float32 RGB in [0, 1]; ``size`` = (width, height) resizes (cubic up, area down) in uint8."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SystemExit(f"cannot read {path}")
-    if size is not None:
+def make_jpeg(photo: Path, size: tuple[int, int], folder: Path) -> Path:
+    """``photo`` resized to ``size`` (cubic up, area down) and saved as a quality-95 JPEG."""
+    target = folder / f"{photo.stem}_{size[0]}x{size[1]}.jpg"
+    if not target.exists():
+        bgr = cv2.imread(str(photo), cv2.IMREAD_COLOR)
         up = size[0] * size[1] > bgr.shape[0] * bgr.shape[1]
         bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA)
-    rgb = np.empty(bgr.shape, np.float32)
-    np.multiply(bgr[:, :, ::-1], np.float32(1 / 255), out=rgb)
-    return rgb
+        cv2.imwrite(str(target), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return target
 
 
-def bench_tile(model: MIRNet, photo: Path, repeats: int, sections: set[str]) -> None:
-    crop = read_rgb(photo, (256, 256))
-    x = torch.from_numpy(crop).permute(2, 0, 1).unsqueeze(0).contiguous()
-    xc = x.to(memory_format=torch.channels_last)
-    model = model.eval()
-    model.set_context_window(DEFAULT_CONTEXT_WINDOW)
-    print(f"\n[1] one 256x256 tile, context window {model.context_window}, min of {repeats}")
-    with torch.inference_mode():
-        model.to(memory_format=torch.contiguous_format)
-        ref = model(x)
-        print(f"  fp32 eager (NCHW)          {best_of(lambda: model(x), repeats):.3f} s")
+def run_child(spec: dict, tree: Path | None = None) -> dict:
+    """Run ``--child`` with ``spec`` in a fresh interpreter (``tree``: whose ``core`` to import)."""
+    env = dict(os.environ)
+    if tree is not None:
+        spec = {**spec, "tree": str(tree)}
+    done = subprocess.run([sys.executable, __file__, "--images", ".", "--child", json.dumps(spec)],
+                          capture_output=True, text=True, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr or done.stdout)[-1500:]}
+    return json.loads(lines[-1])
+
+
+def baseline_tree(revision: str, workdir: Path) -> Path:
+    """The source of ``revision`` (a folder, or a git revision exported with ``git archive``)."""
+    if Path(revision).is_dir():
+        return Path(revision).resolve()
+    target = workdir / f"baseline-{revision}"
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "core"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+# -------------------------------------------------------------------------------- child processes
+
+
+def _import_core(spec: dict) -> None:
+    sys.path.insert(0, spec.get("tree") or str(ROOT))
+
+
+def child_pipeline(spec: dict) -> dict:
+    """Read, enhance and write one photo through ``core.batch.run_batch``."""
+    _import_core(spec)
+    import torch
+
+    from core.batch import BatchOptions, run_batch
+    from core.engine import Enhancer
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    enhancer = Enhancer(spec["weights"], device="cpu")
+    out = Path(tempfile.mkdtemp(prefix="bench_out_"))
+    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    report = run_batch(enhancer, [Path(spec["input"])], out, BatchOptions(mode=spec["mode"]))
+    seconds = time.perf_counter() - start
+    if report.failed:
+        raise SystemExit(f"failed: {report.failed}")
+    for path in out.iterdir():
+        path.unlink()
+    out.rmdir()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "peak_gib": peak / 2**20, "loaded_gib": loaded / 2**20}
+
+
+def child_tile(spec: dict) -> dict:
+    """Time one backend on a 384 px tile; save its outputs on the PSNR crops for comparison."""
+    _import_core(spec)
+    import torch
+
+    from core.weights import load_weights
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    backend = spec["backend"]
+    model, info = load_weights(spec["weights"], "cpu")
+    window = info.extra.get("context_window")
+    model.eval().set_context_window(int(window) if window else 192)
+    crops = np.load(spec["crops"])
+    gains = np.load(spec["gains"])
+    prepared = time.perf_counter()
+    run = _tile_backend(backend, model, crops.shape[1:3])
+    if run is None:
+        return {"skipped": True}
+    x = torch.from_numpy(crops[:1]).permute(0, 3, 1, 2)
+    g = torch.from_numpy(gains[:1])
+    run(x, g)  # warm-up (and compile)
+    prepared = time.perf_counter() - prepared
+    outputs = np.stack([run(torch.from_numpy(c[None]).permute(0, 3, 1, 2), torch.from_numpy(gains[i:i + 1]))[0]
+                        .float().permute(1, 2, 0).numpy() for i, c in enumerate(crops)])
+    np.save(spec["out"], outputs)
+    times = []
+    with _paused_in_child(spec):
+        for _ in range(spec.get("repeats", 3)):
+            start = time.perf_counter()
+            run(x, g)
+            times.append(time.perf_counter() - start)
+    return {"seconds": min(times), "prepare_s": prepared}
+
+
+@contextlib.contextmanager
+def _paused_in_child(spec: dict) -> Iterator[None]:
+    pid = spec.get("pause_pid")
+    if pid:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _tile_backend(name: str, model, shape: tuple[int, int]) -> Callable | None:  # noqa: ANN001
+    """A callable ``(x, gain) -> y`` running ``model`` with backend ``name``, or None if unavailable."""
+    import torch
+
+    from core.engine import cpu_bf16_is_native
+
+    def eager(channels_last: bool, bf16: bool) -> Callable:
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+        def run(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+            x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                return model(x, exposure_gain=g).float()
+        return run
+
+    if name == "eager-nchw":
+        return eager(False, False)
+    if name == "eager":
+        return eager(True, False)
+    if name in ("bf16", "compiled-bf16") and not cpu_bf16_is_native():
+        return None
+    if name == "bf16":
+        return eager(True, True)
+    if name in ("compiled", "compiled-bf16"):
+        from core.compiled import CompiledModel, compiled_available
+
+        if not compiled_available():
+            return None
         model.to(memory_format=torch.channels_last)
-        print(f"  fp32 channels_last (engine) {best_of(lambda: model(xc), repeats):.3f} s")
-        if "bf16" in sections:
-            def run_bf16() -> torch.Tensor:
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return model(xc)
+        compiled = CompiledModel.load_or_build(model, shape, bf16=name.endswith("bf16"))
 
-            out = run_bf16()
-            secs = best_of(run_bf16, 1)
-            quality = psnr(out.float().clamp(0, 1)[0].permute(1, 2, 0).numpy(),
-                           ref.clamp(0, 1)[0].permute(1, 2, 0).numpy())
-            print(f"  bf16 autocast channels_last {secs:.3f} s (oneDNN native bf16: {cpu_bf16_is_native()}); "
-                  f"PSNR bf16 vs fp32 {quality:.1f} dB")
-    model.to(memory_format=torch.contiguous_format)
+        def run_compiled(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+            return compiled(x.contiguous(memory_format=torch.channels_last), g).float()
+        return run_compiled
+    if name.startswith("openvino"):
+        try:
+            import openvino as ov
+        except ImportError:
+            return None
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+                return self.model(x, exposure_gain=g)
+
+        example = (torch.zeros(1, 3, *shape), torch.ones(1))
+        with torch.no_grad():
+            converted = ov.convert_model(Wrapped().eval(), example_input=example)
+        config = {"INFERENCE_NUM_THREADS": torch.get_num_threads()}
+        if name == "openvino":
+            config["INFERENCE_PRECISION_HINT"] = "f32"
+        compiled_ov = ov.Core().compile_model(converted, "CPU", config)
+
+        def run_ov(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(compiled_ov([x.contiguous().numpy(), g.numpy()])[0])
+        return run_ov
+    raise SystemExit(f"unknown backend {name}")
 
 
-def bench_fast_full(enhancer: Enhancer, photo: Path, repeats: int, sections: set[str]) -> None:
-    image = read_rgb(photo, (4000, 3000))
-    print(f"\n[2] 12 MP ({image.shape[1]}x{image.shape[0]}) from {photo.name}")
-    if "fast" in sections:
-        enhancer.enhance(image, mode="fast")  # warm-up
-        cpu = time.process_time()
-        secs = best_of(lambda: enhancer.enhance(image, mode="fast"), repeats)
-        cpu = (time.process_time() - cpu) / repeats
-        print(f"  fast: {secs:.2f} s wall (min), {cpu:.2f} s CPU (mean) (goal <= 1.5 s; network at ~{enhancer.config.fast_max_pixels / 1e6:.2f} MP)")
-    if "full" in sections:
-        tiles = []
-        start, cpu = time.perf_counter(), time.process_time()
-        enhancer.enhance(image, mode="full", progress=lambda e: tiles.append(e.detail))
-        secs, cpu = time.perf_counter() - start, time.process_time() - cpu
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"  full: {secs:.1f} s wall, {cpu:.1f} s CPU (goal <= 40 s; {tiles[-1]}, overlap {enhancer.config.overlap}); "
-              f"peak RSS so far {peak:.2f} GiB")
+# ------------------------------------------------------------------------------------- sections
 
 
-def bench_seam(model: MIRNet, photo: Path, windows: list[int | None], tile_sizes: list[int]) -> None:
-    image = read_rgb(photo, (1024, 1024))
-    print(f"\n[4] seam: tiled vs whole-image output, 1024x1024 from {photo.name} (goal >= 40 dB)")
+def section_tile(args: argparse.Namespace, work: Path, pauser: Pauser) -> None:
+    import torch
+
+    from core.engine import cpu_bf16_is_native
+    from core.metrics import psnr
+    from core.weights import load_weights
+
+    model, _ = load_weights(args.weights, "cpu")
+    crops, gains = [], []
+    for photo in largest_photos(args.images, 4):
+        rgb = cv2.imread(str(photo), cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / np.float32(255)
+        with torch.inference_mode():
+            gain = model.exposure_gain(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None])
+        h, w = rgb.shape[:2]
+        for y, x in ((h // 2 - TILE // 2, w // 2 - TILE // 2), (h // 4, w // 4)):
+            crops.append(np.ascontiguousarray(rgb[y:y + TILE, x:x + TILE]))
+            gains.append(gain.numpy().astype(np.float32))
+    np.save(work / "crops.npy", np.stack(crops))
+    np.save(work / "gains.npy", np.concatenate(gains))
+    backends = args.backends.split(",")
+    print(f"\n[tile] one {TILE}x{TILE} tile, min of 3 x {args.rounds} interleaved rounds, one process per backend "
+          f"(oneDNN native bf16: {cpu_bf16_is_native()}); PSNR vs eager fp32 on {len(crops)} real crops "
+          f"(goal >= {MIN_PSNR_DB:.0f} dB)")
+    best: dict[str, dict] = {}
+    for _ in range(args.rounds):
+        for name in backends:
+            spec = {"child": "tile", "backend": name, "weights": str(args.weights), "threads": args.threads,
+                    "crops": str(work / "crops.npy"), "gains": str(work / "gains.npy"),
+                    "out": str(work / f"out-{name}.npy"), "pause_pid": pauser.pid}
+            start = time.monotonic()
+            result = run_child(spec)
+            if pauser.pid is not None and "seconds" in result:
+                pauser.total += result["seconds"] * 3  # the child's own pause (approximately)
+            result["wall"] = time.monotonic() - start
+            if name not in best or result.get("seconds", 1e9) < best[name].get("seconds", 1e9):
+                best[name] = {**best.get(name, {}), **result}
+            best[name].setdefault("first_prepare_s", result.get("prepare_s"))
+    reference = np.load(work / "out-eager.npy") if (work / "out-eager.npy").exists() else None
+    base = best.get("eager", {}).get("seconds")
+    for name in backends:
+        result = best[name]
+        if "error" in result:
+            print(f"  {name:17s} failed: {result['error'].strip().splitlines()[-1]}")
+            continue
+        if result.get("skipped"):
+            print(f"  {name:17s} not available here")
+            continue
+        quality = ""
+        if reference is not None and name != "eager":
+            out = np.load(work / f"out-{name}.npy")
+            worst = min(psnr(np.clip(o, 0, 1), np.clip(r, 0, 1)) for o, r in zip(out, reference))
+            quality = f", worst PSNR vs fp32 {worst:.1f} dB{'' if worst >= MIN_PSNR_DB else ' (BELOW the bar)'}"
+        speed = f" ({base / result['seconds']:.2f}x eager)" if base else ""
+        print(f"  {name:17s} {result['seconds']:.3f} s{speed}; first start {result['first_prepare_s']:.1f} s"
+              f"{quality}")
+
+
+def section_pipeline(args: argparse.Namespace, work: Path, pauser: Pauser, trees: dict[str, Path | None]) -> None:
+    photo = largest_photos(args.images, 1)[0]
+    jpeg = make_jpeg(photo, SIZES_MP[12], work)
+    print(f"\n[pipeline] 12 MP JPEG ({jpeg.name}) through core.batch.run_batch in a fresh process "
+          f"(read + enhance + write; model loading excluded)")
+    for mode in args.modes.split(","):
+        for label, tree in trees.items():
+            with pauser():
+                result = run_child({"child": "pipeline", "input": str(jpeg), "mode": mode,
+                                    "weights": str(args.weights), "threads": args.threads}, tree)
+            _print_run(f"{mode:4s} {label:6s}", result)
+
+
+def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, trees: dict[str, Path | None]) -> None:
+    photo = largest_photos(args.images, 1)[0]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print("\n[memory] full mode, peak RSS of a fresh process running core.batch.run_batch on a JPEG "
+          "(a real photo resized; goal: 50 MP <= 2.0 GiB and <= 1.3x the 12 MP figure)")
+    peaks: dict[str, dict[int, float]] = {label: {} for label in trees}
+    for size in sizes:
+        jpeg = make_jpeg(photo, SIZES_MP[size], work)
+        for label, tree in trees.items():
+            result = run_child({"child": "pipeline", "input": str(jpeg), "mode": "full",
+                                "weights": str(args.weights), "threads": args.threads}, tree)
+            _print_run(f"{size:2d} MP {label:6s}", result)
+            if "peak_gib" in result:
+                peaks[label][size] = result["peak_gib"]
+    for label, by_size in peaks.items():
+        if 12 in by_size and len(by_size) > 1:
+            ratios = ", ".join(f"{s} MP {by_size[s] / by_size[12]:.2f}x" for s in sorted(by_size) if s != 12)
+            print(f"  {label}: relative to 12 MP: {ratios}")
+
+
+def _print_run(label: str, result: dict) -> None:
+    if "error" in result:
+        print(f"  {label}: failed: {result['error'].strip().splitlines()[-1]}")
+        return
+    print(f"  {label}: {result['seconds']:6.1f} s, peak RSS {result['peak_gib']:.2f} GiB "
+          f"(after loading the model {result['loaded_gib']:.2f} GiB)")
+
+
+def section_seam(args: argparse.Namespace) -> None:
+    import copy
+
+    import torch
+
+    from core.engine import EngineConfig, Enhancer
+    from core.metrics import psnr
+    from core.weights import load_weights
+
+    model, _ = load_weights(args.weights, "cpu")
+    photo = largest_photos(args.images, 1)[0]
+    bgr = cv2.resize(cv2.imread(str(photo), cv2.IMREAD_COLOR), (1024, 1024), interpolation=cv2.INTER_AREA)
+    image = np.ascontiguousarray(bgr[:, :, ::-1]).astype(np.float32) / np.float32(255)
+    print(f"\n[seam] tiled vs whole-image output, 1024x1024 from {photo.name} (goal >= 40 dB)")
     # The network's own contribution (output minus its input path, i.e. the tail-zeroed model):
     # errors are also given relative to it, since a weak residual makes any seam test easy.
     base_model = copy.deepcopy(model)
@@ -150,67 +422,51 @@ def bench_seam(model: MIRNet, photo: Path, windows: list[int | None], tile_sizes
         base_model.tail.weight.zero_()
         base_model.tail.bias.zero_()
     base = Enhancer(model=base_model, device="cpu", config=EngineConfig(tile=1024)).enhance(image)
-    for window in windows:
-        whole = Enhancer(model=model, device="cpu", config=EngineConfig(context_window=window, tile=1024)).enhance(image)
-        residual = float(np.mean((whole.astype(np.float64) - base) ** 2))
-        print(f"  window {window!s:>4}: network residual RMS {residual ** 0.5:.4f}")
-        for tile in tile_sizes:
-            for overlap in (32, 64):
-                cfg = EngineConfig(context_window=window, tile=tile, overlap=overlap)
-                tiled = Enhancer(model=model, device="cpu", config=cfg).enhance(image)
-                err = float(np.mean((tiled.astype(np.float64) - whole) ** 2))
-                rel = 10 * np.log10(residual / err) if err > 0 else float("inf")
-                print(f"  window {window!s:>4}  tile {tile:4d}  overlap {overlap:3d}: {psnr(tiled, whole):6.2f} dB"
-                      f"  (error {rel:5.1f} dB below the residual)")
-
-
-def child_50mp(args: argparse.Namespace) -> None:
-    model, _ = load_model(args)
-    enhancer = Enhancer(model=model, device=args.device)
-    image = read_rgb(first_photo(args.images), (8660, 5773))
-    start = time.perf_counter()
-    enhancer.enhance(image, mode="full")
-    print(f"{time.perf_counter() - start:.0f}")
-
-
-def bench_50mp(args: argparse.Namespace) -> None:
-    print("\n[3] 50 MP (8660x5773) full, in a subprocess (goal: peak RSS <= 2.5 GiB)")
-    cmd = [sys.executable, __file__, "--child-50mp", "--images", str(args.images), "--device", args.device,
-           "--perturb", str(args.perturb), "--threads", str(args.threads)]
-    if args.weights is not None:
-        cmd += ["--weights", str(args.weights)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
-    if done.returncode != 0:
-        print("  child failed:", done.stderr[-2000:])
-        return
-    print(f"  peak RSS {peak:.2f} GiB, {done.stdout.strip()} s")
+    whole = Enhancer(model=model, device="cpu", config=EngineConfig(tile=1024)).enhance(image)
+    residual = float(np.mean((whole.astype(np.float64) - base) ** 2))
+    for tile in (256, TILE):
+        tiled = Enhancer(model=model, device="cpu", config=EngineConfig(tile=tile)).enhance(image)
+        err = float(np.mean((tiled.astype(np.float64) - whole) ** 2))
+        rel = 10 * np.log10(residual / err) if err > 0 else float("inf")
+        print(f"  tile {tile:4d}, overlap 32: {psnr(tiled, whole):6.2f} dB (error {rel:5.1f} dB below the "
+              f"network's residual, RMS {residual ** 0.5:.4f})")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.child:
+        spec = json.loads(args.child)
+        result = {"pipeline": child_pipeline, "tile": child_tile}[spec["child"]](spec)
+        print(json.dumps(result))
+        return
+    sys.path.insert(0, str(ROOT))
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.child_50mp:
-        child_50mp(args)
-        return
     sections = set(args.only.split(","))
-    model, source = load_model(args)
-    photo = first_photo(args.images)
-    enhancer = Enhancer(model=model, device=args.device)
-    print(f"model: {source}")
-    print(f"device: {enhancer.device_name}, precision {enhancer.precision}, tile {enhancer.choose_tile()} px, "
-          f"torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}")
-    if "tile" in sections:
-        bench_tile(model, photo, args.repeats, sections)
-    if sections & {"fast", "full"}:
-        bench_fast_full(enhancer, photo, args.repeats, sections)
-    if "50mp" in sections and not args.skip_50mp:
-        bench_50mp(args)
-    if "seam" in sections:
-        windows = [None if w.strip().lower() == "none" else int(w) for w in args.windows.split(",")]
-        bench_seam(model, photo, windows, [256, enhancer.choose_tile()])
+    pauser = Pauser(args.pause_pid_file)
+    work = Path(tempfile.mkdtemp(prefix="bench_engine_"))
+    print(f"CPU: {describe_cpu()}; torch {torch.__version__} ({torch.get_num_threads()} threads, "
+          f"capability {torch.backends.cpu.get_cpu_capability()}); weights {args.weights}")
+    trees: dict[str, Path | None] = {}
+    if args.baseline:
+        trees["before"] = baseline_tree(args.baseline, work)
+        print(f"before: {args.baseline} ({trees['before']}); after: the working tree")
+    trees["after"] = None
+    try:
+        if "tile" in sections:
+            section_tile(args, work, pauser)
+        if "pipeline" in sections:
+            section_pipeline(args, work, pauser, trees)
+        if "memory" in sections:
+            section_memory(args, work, pauser, trees)
+        if "seam" in sections:
+            section_seam(args)
+    finally:
+        if pauser.pid is not None:
+            print(f"\n(background process {pauser.pid} was paused for about {pauser.total:.0f} s in all)")
 
 
 if __name__ == "__main__":

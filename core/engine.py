@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .compiled import CompiledModel
 from .errors import CancelledError, DeviceOutOfMemoryError, WeightsError
 from .exposure import apply_gain, check_exposure
 from .guided_filter import BAND_ROWS, apply_coefficients_rows, area_downscale, guided_coefficients
@@ -102,6 +103,10 @@ class EngineConfig:
     guided_eps: float = 1e-5
     precision: Precision = "auto"
     channels_last: bool = True
+    #: CPU, full mode: tiles of exactly the shape of an ahead-of-time compiled package
+    #: (:mod:`core.compiled`) run through it. "cached": only a package already in the cache;
+    #: "build": build a missing one first (minutes, once per weights and tile shape); "off".
+    compiled: Literal["off", "cached", "build"] = "cached"
 
     def __post_init__(self) -> None:
         if self.overlap < 32:
@@ -231,6 +236,7 @@ class Enhancer:
         else:
             self.info = WeightsInfo(path=Path("<in-memory model>"), config=model.config, preset=None)
         self.model = model.eval()
+        self._compiled: dict[tuple[int, int], CompiledModel | None] = {}
         self.context_window = self._resolve_context_window()
         self.model.set_context_window(self.context_window)
         self._move(self.device)
@@ -332,11 +338,33 @@ class Enhancer:
         grid = linear_to_srgb(torch.cat(rows, dim=2))
         return self.model.exposure_gain(grid).cpu()
 
-    def _infer(self, tile: np.ndarray, gain: torch.Tensor | None) -> np.ndarray:
+    def compiled_for(self, shape: tuple[int, int]) -> CompiledModel | None:
+        """The compiled package for CPU tiles of ``shape`` (see ``EngineConfig.compiled``), or None."""
+        if (self.config.compiled == "off" or self._run_device.type != "cpu"
+                or getattr(self.model.config, "exposure_key", None) is None):
+            return None
+        key = (int(shape[0]), int(shape[1]))
+        if key not in self._compiled:
+            bf16 = self.precision == "bf16"
+            try:
+                if self.config.compiled == "build":
+                    self._compiled[key] = CompiledModel.load_or_build(self.model, key, bf16)
+                else:
+                    self._compiled[key] = CompiledModel.load(self.model, key, bf16)
+            except Exception as exc:  # noqa: BLE001 - no compiler, export failure...: eager instead
+                log.warning("no compiled model for %dx%d tiles (%s); running eagerly", *key, exc)
+                self._compiled[key] = None
+        return self._compiled[key]
+
+    def _infer(self, tile: np.ndarray, gain: torch.Tensor | None,
+               compiled: CompiledModel | None = None) -> np.ndarray:
         """One tile through the network on the current device; OOM becomes DeviceOutOfMemoryError."""
         x = torch.from_numpy(np.ascontiguousarray(to_float(tile))).permute(2, 0, 1).unsqueeze(0)  # channels_last view
         if not self.config.channels_last:
             x = x.contiguous()
+        if (compiled is not None and gain is not None and tuple(tile.shape[:2]) == compiled.shape
+                and self._run_device.type == "cpu"):
+            return compiled(x, gain)[0].permute(1, 2, 0).float().numpy()
         try:
             with torch.inference_mode(), self._autocast():
                 x = x.to(self._run_device)
@@ -362,11 +390,11 @@ class Enhancer:
 
     def _tiled(
         self, image: np.ndarray, gain: torch.Tensor | None, cancel: threading.Event | None, stage: str,
-        tile: int | None = None, emit: RowSink | None = None,
+        tile: int | None = None, emit: RowSink | None = None, compiled: CompiledModel | None = None,
     ) -> Generator[ProgressEvent, None, np.ndarray | None]:
         """Tiled inference; finished rows go to ``emit`` (then None is returned), else the result."""
         tile = tile or self.choose_tile()
-        steps = iter_tiled(image, lambda t: self._infer(t, gain), tile, self.config.overlap,
+        steps = iter_tiled(image, lambda t: self._infer(t, gain, compiled), tile, self.config.overlap,
                            min_tile=self.config.min_tile, fallback=self._fallback_to_cpu, emit=emit)
         total = image.shape[0] * image.shape[1]
         yield ProgressEvent(0, total, stage)
@@ -384,7 +412,9 @@ class Enhancer:
     def _full(self, image: np.ndarray, cancel: threading.Event | None, exposure: float,
               emit: RowSink) -> Generator[ProgressEvent, None, None]:
         gain = self._exposure_gain(image, exposure)
-        yield from self._tiled(image, gain, cancel, "enhancing", emit=emit)
+        tile = self.choose_tile()
+        compiled = self.compiled_for((min(tile, image.shape[0]), min(tile, image.shape[1])))
+        yield from self._tiled(image, gain, cancel, "enhancing", tile, emit=emit, compiled=compiled)
 
     def _fast(self, image: np.ndarray, cancel: threading.Event | None, exposure: float,
               emit: RowSink) -> Generator[ProgressEvent, None, None]:

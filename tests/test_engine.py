@@ -406,3 +406,41 @@ def test_blend_pixels_matches_blend_strength_for_every_pixel_type():
         assert out.dtype == dtype
         np.testing.assert_array_equal(out, _quantised(expected, levels, dtype))
         assert np.array_equal(blend_pixels(o, e, 0.0), o) and np.array_equal(blend_pixels(o, e, 1.0), e)
+
+
+def test_full_mode_runs_tiles_of_the_compiled_shape_through_the_compiled_model(monkeypatch):
+    """A cached package is used for tiles of exactly its shape; everything else runs eagerly."""
+    from core.compiled import CompiledModel
+
+    model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))
+    calls: list[tuple[int, ...]] = []
+
+    def fake_load(cls, m, shape, bf16):  # stands in for a built package: the same network
+        def run(x, gain):
+            calls.append(tuple(x.shape))
+            with torch.inference_mode():
+                return m(x, exposure_gain=gain)
+        return CompiledModel(run, shape, bf16, path=None)
+
+    monkeypatch.setattr(CompiledModel, "load", classmethod(fake_load))
+    image = _photo(200, 264)
+    eager = _enhancer(model, tile=128, overlap=32, compiled="off").enhance(image)
+    assert calls == []
+    compiled = _enhancer(model, tile=128, overlap=32).enhance(image)
+    assert calls and all(shape[-2:] == (128, 128) for shape in calls)
+    np.testing.assert_allclose(compiled, eager, atol=1e-6)
+    calls.clear()
+    _enhancer(model, tile=128, overlap=32, fast_max_pixels=5000).enhance(image, mode="fast")
+    assert calls == []  # fast mode's small copy (one tile of another shape) runs eagerly
+
+
+def test_compiled_package_key_follows_weights_shape_and_precision():
+    from core.compiled import package_key
+
+    model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))
+    key = package_key(model, (384, 384), False)
+    assert key == package_key(model, (384, 384), False)
+    assert key != package_key(model, (256, 384), False) != package_key(model, (384, 384), True)
+    with torch.no_grad():
+        model.tail.bias.add_(1e-3)
+    assert package_key(model, (384, 384), False) != key
