@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1440x880", help="window size WxH")
     parser.add_argument("--split", type=float, default=0.5, help="divider position (0..1)")
     parser.add_argument("--strength", type=float, default=1.0)
+    parser.add_argument("--exposure", type=float, default=0.0, help="stops from auto for the Exposure slider")
     parser.add_argument("--mode", choices=("fast", "full"), default="full")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(Path(tempfile.mkdtemp(prefix="llstudio-shot-")) / "settings.ini")
     store.setValue("mode", args.mode)
     store.setValue("strength", args.strength)
+    store.setValue("exposure", args.exposure)
     if args.weights:
         store.setValue("weights_path", str(args.weights.resolve()))
     width, height = (int(v) for v in args.size.lower().split("x"))
