@@ -132,3 +132,16 @@ def test_avif_round_trip(tmp_path):
     assert data.format == "AVIF" and data.pixels.shape == (32, 48, 3)
     out = read_image(write_image(tmp_path / "out.avif", data.pixels, source=data))
     assert out.pixels.shape == (32, 48, 3) and _exif(out.exif)[MODEL] == "Pocket 12"
+
+
+def test_format_heic_for_any_input(tmp_path, rng):
+    Image.fromarray((rng.random((20, 30, 3)) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    assert plan_output(tmp_path / "a.png", tmp_path / "o", fmt="heic").name == "a_enhanced.heic"
+
+    class Same:
+        def enhance(self, image, mode="full", strength=1.0, progress=None, cancel=None, exposure=0.0):
+            return image
+
+    report = run_batch(Same(), [tmp_path / "a.png"], tmp_path / "o", BatchOptions(fmt="heic"))
+    [(_, written)] = report.succeeded
+    assert read_image(written).format == "HEIF" and read_image(written).pixels.shape == (20, 30, 3)
