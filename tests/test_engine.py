@@ -444,3 +444,47 @@ def test_compiled_package_key_follows_weights_shape_and_precision():
     with torch.no_grad():
         model.tail.bias.add_(1e-3)
     assert package_key(model, (384, 384), False) != key
+
+
+def _dark_scene(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A night-photo stand-in: dark gradient, lit windows and a lamp (highlights), texture, noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    scene = 0.03 + 0.04 * (y / h)[..., None] * np.array([0.7, 0.8, 1.0], np.float32)
+    scene = scene + 0.02 * np.sin(x / 5.0 + y / 7.0)[..., None]
+    for cy, cx, r, level in ((h * 0.3, w * 0.25, 18, 0.9), (h * 0.6, w * 0.7, 10, 1.0)):
+        scene = scene + level * (np.hypot(y - cy, x - cx) < r)[..., None] * np.array([1.0, 0.85, 0.6], np.float32)
+    scene[(y.astype(int) // 24 % 3 == 0) & (x.astype(int) // 32 % 4 == 1)] += 0.25
+    return np.clip(scene + rng.normal(0, 0.01, scene.shape), 0, 1).astype(np.float32)
+
+
+def _psnr_photos() -> list[np.ndarray]:
+    """The dark scene, plus real photos from $LOWLIGHT_REAL_PHOTOS (a folder; 256 px centre crops)."""
+    import os
+
+    from core.io import read_image
+
+    photos = [_dark_scene(256, 320)]
+    folder = os.environ.get("LOWLIGHT_REAL_PHOTOS")
+    if folder:
+        from pathlib import Path
+
+        for path in sorted(Path(folder).iterdir())[:4]:
+            pixels = read_image(path).pixels
+            h, w = pixels.shape[:2]
+            photos.append(np.ascontiguousarray(pixels[h // 2 - 128:h // 2 + 128, w // 2 - 160:w // 2 + 160]))
+    return photos
+
+
+@pytest.mark.skipif(not engine.cpu_bf16_is_native(), reason="this CPU has no native bf16 (oneDNN)")
+def test_bf16_stays_within_45_db_of_fp32_with_the_bundled_weights():
+    """Reduced precision is only acceptable where it is indistinguishable: >= 45 dB PSNR."""
+    weights = engine.default_weights_path()
+    if not weights.exists():
+        pytest.skip("bundled weights missing")
+    fp32 = Enhancer(weights, device="cpu", precision="fp32", config=EngineConfig(tile=192, compiled="off"))
+    bf16 = Enhancer(weights, device="cpu", precision="bf16", config=EngineConfig(tile=192, compiled="off"))
+    for photo in _psnr_photos():
+        for exposure in (0.0, 2.0):
+            reference = fp32.enhance(photo, exposure=exposure)
+            assert _psnr(bf16.enhance(photo, exposure=exposure), reference) >= 45.0
