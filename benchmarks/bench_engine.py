@@ -65,8 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="tile section: backends to compare")
     p.add_argument("--rounds", type=int, default=3, help="tile section: interleaved rounds per backend")
     p.add_argument("--sizes", default="12,24,50", help="memory section: megapixel sizes (12, 24, 50)")
+    p.add_argument("--memory-threads", type=int, default=1,
+                   help="memory section: torch threads (peak RSS does not depend on them; one thread is "
+                        "far faster than two on a CPU that other work shares)")
     p.add_argument("--modes", default="full,fast", help="pipeline section: modes")
-    p.add_argument("--pause-pid-file", type=Path, help="SIGSTOP this process while timed work runs")
+    p.add_argument("--pause-pid-file", type=Path, action="append", default=[],
+                   help="SIGSTOP the process(es) named in this file while timed work runs (repeatable)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -85,29 +89,35 @@ def describe_cpu() -> str:
 
 
 class Pauser:
-    """Stops a background process (SIGSTOP) only while timed work runs; always continues it."""
+    """Stops background processes (SIGSTOP) only while timed work runs; always continues them."""
 
-    def __init__(self, pid_file: Path | None) -> None:
-        self.pid = int(pid_file.read_text().split()[0]) if pid_file is not None else None
+    def __init__(self, pid_files: list[Path] | Path | None) -> None:
+        files = [pid_files] if isinstance(pid_files, Path) else list(pid_files or [])
+        self.pids = [int(word) for f in files for word in f.read_text().split()]
         self.total = 0.0
+
+    @property
+    def pid(self) -> list[int] | None:
+        return self.pids or None
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[None]:
-        if self.pid is None:
+        if not self.pids:
             yield
             return
         start = time.monotonic()
+        stopped = []
         try:
-            os.kill(self.pid, signal.SIGSTOP)
-        except ProcessLookupError:
-            self.pid = None
-        try:
+            for pid in self.pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
             yield
         finally:
-            if self.pid is not None:
+            for pid in stopped:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGCONT)
-                self.total += time.monotonic() - start
+                    os.kill(pid, signal.SIGCONT)
+            self.total += time.monotonic() - start
 
 
 def largest_photos(folder: Path, count: int) -> list[Path]:
@@ -217,25 +227,20 @@ def child_tile(spec: dict) -> dict:
     outputs = np.stack([run(torch.from_numpy(c[None]).permute(0, 3, 1, 2), torch.from_numpy(gains[i:i + 1]))[0]
                         .float().permute(1, 2, 0).numpy() for i, c in enumerate(crops)])
     np.save(spec["out"], outputs)
-    times = []
+    times, cpu = [], []
     with _paused_in_child(spec):
         for _ in range(spec.get("repeats", 3)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run(x, g)
             times.append(time.perf_counter() - start)
-    return {"seconds": min(times), "prepare_s": prepared}
+            cpu.append(time.process_time() - start_cpu)
+    return {"seconds": min(times), "cpu_s": min(cpu), "prepare_s": prepared}
 
 
-@contextlib.contextmanager
-def _paused_in_child(spec: dict) -> Iterator[None]:
-    pid = spec.get("pause_pid")
-    if pid:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGCONT)
+def _paused_in_child(spec: dict) -> contextlib.AbstractContextManager:
+    pauser = Pauser(None)
+    pauser.pids = list(spec.get("pause_pid") or [])
+    return pauser()
 
 
 def _tile_backend(name: str, model, shape: tuple[int, int]) -> Callable | None:  # noqa: ANN001
@@ -337,9 +342,11 @@ def section_tile(args: argparse.Namespace, work: Path, pauser: Pauser) -> None:
             if pauser.pid is not None and "seconds" in result:
                 pauser.total += result["seconds"] * 3  # the child's own pause (approximately)
             result["wall"] = time.monotonic() - start
-            if name not in best or result.get("seconds", 1e9) < best[name].get("seconds", 1e9):
-                best[name] = {**best.get(name, {}), **result}
-            best[name].setdefault("first_prepare_s", result.get("prepare_s"))
+            kept = best.setdefault(name, {"first_prepare_s": result.get("prepare_s")})
+            for key in ("seconds", "cpu_s"):
+                if key in result and result[key] < kept.get(key, 1e9):
+                    kept[key] = result[key]
+            kept.update({k: v for k, v in result.items() if k not in ("seconds", "cpu_s")})
     reference = np.load(work / "out-eager.npy") if (work / "out-eager.npy").exists() else None
     base = best.get("eager", {}).get("seconds")
     for name in backends:
@@ -356,8 +363,10 @@ def section_tile(args: argparse.Namespace, work: Path, pauser: Pauser) -> None:
             worst = min(psnr(np.clip(o, 0, 1), np.clip(r, 0, 1)) for o, r in zip(out, reference))
             quality = f", worst PSNR vs fp32 {worst:.1f} dB{'' if worst >= MIN_PSNR_DB else ' (BELOW the bar)'}"
         speed = f" ({base / result['seconds']:.2f}x eager)" if base else ""
-        print(f"  {name:17s} {result['seconds']:.3f} s{speed}; first start {result['first_prepare_s']:.1f} s"
-              f"{quality}")
+        base_cpu = best.get("eager", {}).get("cpu_s")
+        cpu = f" ({base_cpu / result['cpu_s']:.2f}x)" if base_cpu else ""
+        print(f"  {name:17s} {result['seconds']:.3f} s{speed}, CPU time {result['cpu_s']:.3f} s{cpu}; "
+              f"first start {result['first_prepare_s']:.1f} s{quality}")
 
 
 def section_pipeline(args: argparse.Namespace, work: Path, pauser: Pauser, trees: dict[str, Path | None]) -> None:
@@ -377,13 +386,14 @@ def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, trees: 
     photo = largest_photos(args.images, 1)[0]
     sizes = [int(s) for s in args.sizes.split(",")]
     print("\n[memory] full mode, peak RSS of a fresh process running core.batch.run_batch on a JPEG "
-          "(a real photo resized; goal: 50 MP <= 2.0 GiB and <= 1.3x the 12 MP figure)")
+          f"(a real photo resized; {args.memory_threads} torch thread(s), times not comparable; "
+          "goal: 50 MP <= 2.0 GiB and <= 1.3x the 12 MP figure)")
     peaks: dict[str, dict[int, float]] = {label: {} for label in trees}
     for size in sizes:
         jpeg = make_jpeg(photo, SIZES_MP[size], work)
         for label, tree in trees.items():
             result = run_child({"child": "pipeline", "input": str(jpeg), "mode": "full",
-                                "weights": str(args.weights), "threads": args.threads}, tree)
+                                "weights": str(args.weights), "threads": args.memory_threads}, tree)
             _print_run(f"{size:2d} MP {label:6s}", result)
             if "peak_gib" in result:
                 peaks[label][size] = result["peak_gib"]
@@ -466,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
             section_seam(args)
     finally:
         if pauser.pid is not None:
-            print(f"\n(background process {pauser.pid} was paused for about {pauser.total:.0f} s in all)")
+            print(f"\n(background processes {pauser.pids} were paused for about {pauser.total:.0f} s in all)")
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def main() -> int:
             first_pixels(photo, args.weights, args.repeats, pauser)
     finally:
         if pauser.pid is not None:
-            print(f"\n(background process {pauser.pid} was paused for about {pauser.total:.0f} s)")
+            print(f"\n(background processes {pauser.pids} were paused for about {pauser.total:.0f} s)")
     return 0
 
 
