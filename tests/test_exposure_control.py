@@ -178,3 +178,40 @@ def test_chroma_noise_leaves_luminance_alone():
     lin = srgb_to_linear(out)
     assert float((lin - lin.mean(dim=1, keepdim=True)).abs().max()) > 1e-3  # colour moved
     assert float((lin.mean(dim=1) - srgb_to_linear(flat).mean(dim=1)).abs().max()) < 1e-5  # grey level did not
+
+
+def test_best_exposure_search_finds_the_reference_exposure():
+    from core.cli import _best_exposure
+
+    rng = np.random.default_rng(0)
+    low = (rng.random((16, 16, 3)) * 0.1).astype(np.float32)
+    lin = np.where(low <= 0.04045, low / 12.92, ((low + 0.055) / 1.055) ** 2.4)
+
+    def enhance_at(img, ev):  # a perfect "network": the photo exposed 2**(ev + 2) in linear light
+        x = np.clip(lin * 2.0 ** (ev + 2.0), 0, 1)
+        return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
+
+    reference = enhance_at(low, 0.7)
+    ev, out = _best_exposure(enhance_at, low, reference)
+    assert ev == pytest.approx(0.7, abs=0.05)
+    assert np.allclose(out, enhance_at(low, ev))
+
+
+def test_eval_best_ev_reports_the_extra_row(tmp_path, tiny_weights, capsys):
+    for sub in ("low", "high"):
+        (tmp_path / "pairs" / sub).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        high = (rng.random((24, 24, 3)) * 200).astype(np.uint8)
+        Image.fromarray(high).save(tmp_path / "pairs" / "high" / f"{i}.png")
+        Image.fromarray((high * 0.2).astype(np.uint8)).save(tmp_path / "pairs" / "low" / f"{i}.png")
+    assert main(["eval", "--data", str(tmp_path / "pairs"), "--weights", str(tiny_weights), "--best-ev",
+                 "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "model best EV" in out and "GT-mean" in out and "best EV per image" in out
+    import json
+
+    data = json.loads((tmp_path / "e.json").read_text())
+    model, best = data["mean"]["model"], data["mean"]["model best EV"]
+    assert best["psnr"] >= model["psnr"] - 1e-9
+    assert all(-2 <= img["best_ev"] <= 2 for img in data["images"])
