@@ -14,14 +14,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .exposure import LUMA_WEIGHTS, srgb_to_linear
+from .exposure import thumbnail_luminance
 
 #: Range of log2 linear luminance the histogram covers (below: folded into the first bin).
 LOG2_RANGE = (-12.0, 0.0)
-_STAT_SIDE = 64
 _PERCENTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
 #: The predicted key is kept within these (a ~3.5-stop band around typical well-exposed scenes).
 KEY_RANGE = (0.02, 0.3)
@@ -37,13 +35,7 @@ def exposure_features(image: torch.Tensor, bins: int) -> torch.Tensor:
     The histogram is soft (linear interpolation between bin centres) so a small change of the
     photo moves the features, and so the prediction, smoothly.
     """
-    linear = srgb_to_linear(image.float().clamp(0.0, 1.0))
-    h, w = linear.shape[-2:]
-    if max(h, w) > _STAT_SIDE:
-        scale = _STAT_SIDE / max(h, w)
-        linear = F.adaptive_avg_pool2d(linear, (max(1, round(h * scale)), max(1, round(w * scale))))
-    weights = torch.tensor(LUMA_WEIGHTS, dtype=linear.dtype, device=linear.device).view(1, 3, 1, 1)
-    log_luma = torch.log2((linear * weights).sum(dim=1).flatten(1) + 2.0 ** LOG2_RANGE[0])
+    log_luma = torch.log2(thumbnail_luminance(image).flatten(1) + 2.0 ** LOG2_RANGE[0])
     lo, hi = LOG2_RANGE
     pos = ((log_luma - lo) / (hi - lo) * bins - 0.5).clamp(0.0, bins - 1.0)
     left = pos.floor().long()

@@ -30,16 +30,21 @@ def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
 
 
-def log_average_luminance(image: torch.Tensor) -> torch.Tensor:
-    """Per-image log-average linear luminance of ``(N, 3, H, W)`` sRGB in [0, 1]; shape ``(N,)``."""
+def thumbnail_luminance(image: torch.Tensor) -> torch.Tensor:
+    """Linear luminance ``(N, h, w)`` of ``(N, 3, H, W)`` sRGB in [0, 1], area-downscaled in linear
+    light to at most 64 px (exposure statistics: sensor noise and size barely move them)."""
     linear = srgb_to_linear(image.float().clamp(0.0, 1.0))
     h, w = linear.shape[-2:]
     if max(h, w) > _STAT_SIDE:
         scale = _STAT_SIDE / max(h, w)
         linear = F.adaptive_avg_pool2d(linear, (max(1, round(h * scale)), max(1, round(w * scale))))
     weights = torch.tensor(LUMA_WEIGHTS, dtype=linear.dtype, device=linear.device).view(1, 3, 1, 1)
-    luma = (linear * weights).sum(dim=1)
-    return torch.exp(torch.log(luma + _LOG_EPS).mean(dim=(1, 2)))
+    return (linear * weights).sum(dim=1)
+
+
+def log_average_luminance(image: torch.Tensor) -> torch.Tensor:
+    """Per-image log-average linear luminance of ``(N, 3, H, W)`` sRGB in [0, 1]; shape ``(N,)``."""
+    return torch.exp(torch.log(thumbnail_luminance(image) + _LOG_EPS).mean(dim=(1, 2)))
 
 
 def gain_for(log_average: torch.Tensor, key: float | torch.Tensor) -> torch.Tensor:
