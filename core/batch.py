@@ -25,6 +25,7 @@ once, without being opened.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -73,7 +74,8 @@ class SupportsRender(Protocol):
 
     def render(self, image: np.ndarray, mode: Any = ..., strength: float = ...,
                progress: Callable[[ProgressEvent], None] | None = ...,
-               cancel: threading.Event | None = ..., exposure: float = ..., *, dtype: Any = ...) -> np.ndarray: ...
+               cancel: threading.Event | None = ..., exposure: float = ..., *, dtype: Any = ...,
+               out: np.ndarray | None = ...) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -374,11 +376,14 @@ def _enhance_file(enhancer: SupportsEnhance, path: Path, options: BatchOptions,
     """Read and enhance one file: the decoded photo and the result to write."""
     if isinstance(enhancer, SupportsRender):
         data = read_image(path, integers=True)
-        depth = options.bit_depth or data.bit_depth
+        dtype = np.dtype(np.uint16 if (options.bit_depth or data.bit_depth) == 16 else np.uint8)
+        # The decoded pixels are not needed afterwards: the result overwrites them where they are
+        # writable (Pillow's 8-bit decodes are not), and they are dropped before writing either way.
+        in_place = data.pixels.dtype == dtype and data.pixels.flags.writeable
         result = enhancer.render(data.pixels, mode=options.mode, strength=options.strength, progress=progress,
-                                 cancel=cancel, exposure=options.exposure,
-                                 dtype=np.uint16 if depth == 16 else np.uint8)
-        return data, result
+                                 cancel=cancel, exposure=options.exposure, dtype=dtype,
+                                 **({"out": data.pixels} if in_place else {}))
+        return dataclasses.replace(data, pixels=result), result
     data = read_image(path)
     return data, enhancer.enhance(data.pixels, mode=options.mode, strength=options.strength,
                                   progress=progress, cancel=cancel, exposure=options.exposure)

@@ -141,3 +141,30 @@ class CompiledModel:
     @classmethod
     def load_or_build(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> CompiledModel:
         return cls.load(model, shape, bf16) or cls.build(model, shape, bf16)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.compiled [--weights W] [--tile N]``: build the package full mode uses."""
+    import argparse
+
+    from .engine import EngineConfig, Enhancer
+
+    parser = argparse.ArgumentParser(description="Build the compiled package of a model for full-mode "
+                                                 "CPU tiles (minutes, once; kept in the user cache).")
+    parser.add_argument("--weights", help="weights file (default: the bundled model)")
+    parser.add_argument("--tile", type=int, help="tile side (default: the engine's CPU tile)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    enhancer = Enhancer(args.weights, device="cpu", config=EngineConfig(compiled="build"))
+    tile = args.tile or enhancer.choose_tile()
+    compiled = enhancer.compiled_for((tile, tile))
+    if compiled is None:
+        print("no compiled package could be built here; full mode runs eagerly")
+        return 1
+    print(f"{compiled.path} ({'bf16' if compiled.bf16 else 'fp32'}, {tile} x {tile} tiles, "
+          f"{torch.get_num_threads()} threads)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

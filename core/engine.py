@@ -14,9 +14,11 @@ input and the output, only one band of tile rows is held in float32.
 * ``fast``: the network runs on a small copy (about ``fast_max_pixels``) and the result is
   carried to full resolution by a fast guided filter (:mod:`core.guided_filter`).
 
-The CPU path uses ``torch.inference_mode`` and channels_last. bf16 autocast is used only where
-oneDNN reports native bf16 support: on CPUs without it, bf16 convolutions fall back to a
-reference kernel that measured 10x *slower* than fp32 (see benchmarks/bench_engine.py).
+The CPU path uses ``torch.inference_mode`` and channels_last, fp32. Full-mode tiles run
+through an ahead-of-time compiled package (:mod:`core.compiled`) when one is in the cache, in
+bf16 where oneDNN reports native bf16 (measured 1.5x faster per tile at 64 dB from fp32); eager
+bf16 autocast is not used by default: slower than fp32 even with native bf16, and 10x slower
+without it (reference kernels; see benchmarks/bench_engine.py).
 """
 
 from __future__ import annotations
@@ -268,8 +270,9 @@ class Enhancer:
             if self.device.type == "cpu" and not cpu_bf16_is_native():
                 log.warning("bf16 requested, but this CPU has no native bf16 convolutions: expect it to be slow")
             return "bf16"
-        # auto: fp32. On the CPU measured here bf16 ran 10x slower (no native bf16); elsewhere
-        # bf16 has not been measured to win by enough to justify its rounding (see the benchmark).
+        # auto: fp32 when eager. Without native bf16, bf16 convolutions ran 10x slower; with it
+        # (avx512_bf16), eager bf16 autocast was still 20% slower than fp32 per tile, and only the
+        # compiled path gains from bf16 (see compiled_bf16 and benchmarks/bench_engine.py).
         return "fp32"
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -338,6 +341,18 @@ class Enhancer:
         grid = linear_to_srgb(torch.cat(rows, dim=2))
         return self.model.exposure_gain(grid).cpu()
 
+    @property
+    def compiled_bf16(self) -> bool:
+        """Whether compiled tiles run in bf16: asked for, or "auto" on a CPU with native bf16.
+
+        Measured on one 384 px tile (AMD EPYC, avx512_bf16, one thread, CPU time): eager fp32
+        0.67 s, eager bf16 autocast 0.81 s (slower), compiled fp32 0.67 s, compiled bf16 0.45 s
+        at 64 dB PSNR from fp32; so eager stays fp32 and bf16 is used only compiled.
+        """
+        if self.precision == "bf16":
+            return True
+        return self.config.precision == "auto" and self.device.type == "cpu" and cpu_bf16_is_native()
+
     def compiled_for(self, shape: tuple[int, int]) -> CompiledModel | None:
         """The compiled package for CPU tiles of ``shape`` (see ``EngineConfig.compiled``), or None."""
         if (self.config.compiled == "off" or self._run_device.type != "cpu"
@@ -345,7 +360,7 @@ class Enhancer:
             return None
         key = (int(shape[0]), int(shape[1]))
         if key not in self._compiled:
-            bf16 = self.precision == "bf16"
+            bf16 = self.compiled_bf16
             try:
                 if self.config.compiled == "build":
                     self._compiled[key] = CompiledModel.load_or_build(self.model, key, bf16)
@@ -451,16 +466,23 @@ class Enhancer:
         exposure: float = 0.0,
         *,
         dtype: np.dtype | type | None = None,
+        out: np.ndarray | None = None,
     ) -> Generator[ProgressEvent, None, np.ndarray]:
         """Like :meth:`enhance_steps`, for float32 *or* uint8 / uint16 ``image``; returns a new
-        ``H x W x 3`` array of ``dtype`` (default: the image's own type).
+        ``H x W x 3`` array of ``dtype`` (default: the image's own type), or ``out`` filled in.
 
         Each finished piece is blended with Strength and quantised straight into the output, so
         an integer photo is never copied to float32 whole. The result is what :meth:`enhance`
         gives for ``image / max`` (rounded to the nearest level for an integer ``dtype``).
+        ``out`` may be ``image`` itself, when the caller no longer needs the original pixels
+        (one frame less in memory): rows are read before they are written, and never after.
         """
         exposure = check_exposure(exposure)
         pixels = _validate(image, integers=True)
+        if out is not None:
+            if out.shape != pixels.shape or (dtype is not None and np.dtype(dtype) != out.dtype):
+                raise ValueError(f"out must be a {pixels.shape} array of the requested type, got {out.shape} {out.dtype}")
+            dtype = out.dtype
         out_dtype = check_pixel_type(dtype if dtype is not None else pixels.dtype)
         if mode not in ("fast", "full"):
             raise ValueError(f"mode must be 'fast' or 'full', not {mode!r}")
@@ -468,7 +490,8 @@ class Enhancer:
             raise CancelledError()
         # The model may be shared (a passed-in model): (re)apply this engine's window each time.
         self.model.set_context_window(self.context_window)
-        out = np.empty(pixels.shape, dtype=out_dtype)
+        if out is None:
+            out = np.empty(pixels.shape, dtype=out_dtype)
 
         def finish(y0: int, y1: int, rows: np.ndarray) -> None:
             store(_blend_in_place(to_float(pixels[y0:y1]), rows, strength), out[y0:y1])
@@ -487,9 +510,11 @@ class Enhancer:
         exposure: float = 0.0,
         *,
         dtype: np.dtype | type | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Run :meth:`render_steps` to the end; raises :class:`CancelledError` when cancelled."""
-        return run_to_end(self.render_steps(image, mode, strength, cancel, exposure, dtype=dtype), progress)
+        return run_to_end(self.render_steps(image, mode, strength, cancel, exposure, dtype=dtype, out=out),
+                          progress)
 
     def enhance_steps(
         self,

@@ -488,3 +488,17 @@ def test_bf16_stays_within_45_db_of_fp32_with_the_bundled_weights():
         for exposure in (0.0, 2.0):
             reference = fp32.enhance(photo, exposure=exposure)
             assert _psnr(bf16.enhance(photo, exposure=exposure), reference) >= 45.0
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_render_in_place_gives_the_same_result(mode):
+    """``out=image`` overwrites the photo with its result: rows are read before being written."""
+    model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))
+    enhancer = _enhancer(model, tile=96, overlap=32, fast_max_pixels=5000)
+    photo = (_photo(300, 410) * 127).astype(np.uint8)
+    expected = enhancer.render(photo, mode=mode, strength=0.7)
+    work = photo.copy()
+    assert enhancer.render(work, mode=mode, strength=0.7, out=work) is work
+    np.testing.assert_array_equal(work, expected)
+    with pytest.raises(ValueError, match="out must be"):
+        enhancer.render(photo, out=np.empty((3, 3, 3), np.uint8))
