@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="memory section: torch threads (peak RSS does not depend on them; one thread is "
                         "far faster than two on a CPU that other work shares)")
     p.add_argument("--modes", default="full,fast", help="pipeline section: modes")
+    p.add_argument("--compiled", choices=("cached", "off"), help="after: EngineConfig.compiled (default: the "
+                   "engine's, which uses a compiled package when the cache has one)")
     p.add_argument("--pause-pid-file", type=Path, action="append", default=[],
                    help="SIGSTOP the process(es) named in this file while timed work runs (repeatable)")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -186,19 +188,24 @@ def child_pipeline(spec: dict) -> dict:
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
-    enhancer = Enhancer(spec["weights"], device="cpu")
+    if spec.get("compiled"):  # only for trees that have EngineConfig.compiled
+        from core.engine import EngineConfig
+
+        enhancer = Enhancer(spec["weights"], device="cpu", config=EngineConfig(compiled=spec["compiled"]))
+    else:
+        enhancer = Enhancer(spec["weights"], device="cpu")
     out = Path(tempfile.mkdtemp(prefix="bench_out_"))
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     report = run_batch(enhancer, [Path(spec["input"])], out, BatchOptions(mode=spec["mode"]))
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     if report.failed:
         raise SystemExit(f"failed: {report.failed}")
     for path in out.iterdir():
         path.unlink()
     out.rmdir()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "peak_gib": peak / 2**20, "loaded_gib": loaded / 2**20}
+    return {"seconds": seconds, "cpu_s": cpu, "peak_gib": peak / 2**20, "loaded_gib": loaded / 2**20}
 
 
 def child_tile(spec: dict) -> dict:
@@ -378,7 +385,8 @@ def section_pipeline(args: argparse.Namespace, work: Path, pauser: Pauser, trees
         for label, tree in trees.items():
             with pauser():
                 result = run_child({"child": "pipeline", "input": str(jpeg), "mode": mode,
-                                    "weights": str(args.weights), "threads": args.threads}, tree)
+                                    "weights": str(args.weights), "threads": args.threads,
+                                    "compiled": args.compiled if tree is None else None}, tree)
             _print_run(f"{mode:4s} {label:6s}", result)
 
 
@@ -393,7 +401,8 @@ def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, trees: 
         jpeg = make_jpeg(photo, SIZES_MP[size], work)
         for label, tree in trees.items():
             result = run_child({"child": "pipeline", "input": str(jpeg), "mode": "full",
-                                "weights": str(args.weights), "threads": args.memory_threads}, tree)
+                                "weights": str(args.weights), "threads": args.memory_threads,
+                                "compiled": args.compiled if tree is None else None}, tree)
             _print_run(f"{size:2d} MP {label:6s}", result)
             if "peak_gib" in result:
                 peaks[label][size] = result["peak_gib"]
@@ -407,7 +416,8 @@ def _print_run(label: str, result: dict) -> None:
     if "error" in result:
         print(f"  {label}: failed: {result['error'].strip().splitlines()[-1]}")
         return
-    print(f"  {label}: {result['seconds']:6.1f} s, peak RSS {result['peak_gib']:.2f} GiB "
+    print(f"  {label}: {result['seconds']:6.1f} s (CPU {result.get('cpu_s', float('nan')):6.1f} s), "
+          f"peak RSS {result['peak_gib']:.2f} GiB "
           f"(after loading the model {result['loaded_gib']:.2f} GiB)")
 
 

@@ -130,7 +130,8 @@ def main() -> int:
     parser.add_argument("--weights", type=Path, default=root / "resources" / "weights" / "lite.safetensors")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="steps,app")
-    parser.add_argument("--pause-pid-file", type=Path, help="SIGSTOP this process while timing")
+    parser.add_argument("--pause-pid-file", type=Path, action="append", default=[],
+                        help="SIGSTOP the process(es) named in this file while timing (repeatable)")
     args = parser.parse_args()
 
     import torch

@@ -432,9 +432,9 @@ class Enhancer:
         yield from self._tiled(image, gain, cancel, "enhancing", tile, emit=emit, compiled=compiled)
 
     def _fast(self, image: np.ndarray, cancel: threading.Event | None, exposure: float,
-              emit: RowSink) -> Generator[ProgressEvent, None, None]:
+              emit: RowSink, limit: int | None = None) -> Generator[ProgressEvent, None, None]:
         height, width = image.shape[:2]
-        limit = self.config.fast_max_pixels
+        limit = limit or self.config.fast_max_pixels
         if height * width <= limit:
             yield from self._full(image, cancel, exposure, emit)
             return
@@ -467,6 +467,7 @@ class Enhancer:
         *,
         dtype: np.dtype | type | None = None,
         out: np.ndarray | None = None,
+        fast_pixels: int | None = None,
     ) -> Generator[ProgressEvent, None, np.ndarray]:
         """Like :meth:`enhance_steps`, for float32 *or* uint8 / uint16 ``image``; returns a new
         ``H x W x 3`` array of ``dtype`` (default: the image's own type), or ``out`` filled in.
@@ -476,6 +477,7 @@ class Enhancer:
         gives for ``image / max`` (rounded to the nearest level for an integer ``dtype``).
         ``out`` may be ``image`` itself, when the caller no longer needs the original pixels
         (one frame less in memory): rows are read before they are written, and never after.
+        ``fast_pixels`` overrides ``EngineConfig.fast_max_pixels`` (a quicker, coarser preview).
         """
         exposure = check_exposure(exposure)
         pixels = _validate(image, integers=True)
@@ -496,8 +498,10 @@ class Enhancer:
         def finish(y0: int, y1: int, rows: np.ndarray) -> None:
             store(_blend_in_place(to_float(pixels[y0:y1]), rows, strength), out[y0:y1])
 
-        run = self._fast if mode == "fast" else self._full
-        yield from run(pixels, cancel, exposure, finish)
+        if mode == "fast":
+            yield from self._fast(pixels, cancel, exposure, finish, fast_pixels)
+        else:
+            yield from self._full(pixels, cancel, exposure, finish)
         return out
 
     def render(
@@ -511,10 +515,12 @@ class Enhancer:
         *,
         dtype: np.dtype | type | None = None,
         out: np.ndarray | None = None,
+        fast_pixels: int | None = None,
     ) -> np.ndarray:
         """Run :meth:`render_steps` to the end; raises :class:`CancelledError` when cancelled."""
-        return run_to_end(self.render_steps(image, mode, strength, cancel, exposure, dtype=dtype, out=out),
-                          progress)
+        steps = self.render_steps(image, mode, strength, cancel, exposure, dtype=dtype, out=out,
+                                  fast_pixels=fast_pixels)
+        return run_to_end(steps, progress)
 
     def enhance_steps(
         self,

@@ -110,15 +110,17 @@ def read_pixels(path: Path) -> Any:
 
 def enhance_pixels(engine: Engine, pixels: np.ndarray, *, mode: str, exposure: float = 0.0,
                    progress: Callable[[Any], None] | None = None,
-                   cancel: threading.Event | None = None) -> np.ndarray:
+                   cancel: threading.Event | None = None, fast_pixels: int | None = None) -> np.ndarray:
     """``engine``'s strength-1 result in the pixels' own type (uint8, uint16 or float32).
 
     The real engine's ``render`` works tile by tile, without full-size float copies; an engine
     with only ``enhance`` (a test stub) gets float32 and its result is quantised back.
+    ``fast_pixels``: the network's input size in fast mode, where the engine takes it.
     """
     render = getattr(engine, "render", None)
     if callable(render):
-        return render(pixels, mode=mode, strength=1.0, progress=progress, cancel=cancel, exposure=exposure)
+        extra = {"fast_pixels": fast_pixels} if fast_pixels else {}
+        return render(pixels, mode=mode, strength=1.0, progress=progress, cancel=cancel, exposure=exposure, **extra)
     from core.pixels import INTEGER_MAX, to_float, to_integers
 
     result = np.asarray(engine.enhance(to_float(pixels), mode=mode, strength=1.0, progress=progress, cancel=cancel,
