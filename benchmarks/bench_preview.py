@@ -45,6 +45,7 @@ def best(fn: Callable[[], object], repeats: int) -> float:
 def steps(photo: Path, enhancer, repeats: int) -> None:  # noqa: ANN001
     from core.io import read_image, read_preview
     from desktop_app.imaging import PREVIEW_MAX_SIDE, downscale, pyramid, to_uint8
+    from desktop_app.jobs import QUICK_NETWORK_PIXELS
 
     as_float = read_image(photo)
     as_int = read_image(photo, integers=True)
@@ -56,10 +57,12 @@ def steps(photo: Path, enhancer, repeats: int) -> None:  # noqa: ANN001
         ("display levels from float32 (before)", lambda: pyramid(downscale(to_uint8(as_float.pixels), 2048))),
         ("display levels from uint8 (after)", lambda: pyramid(downscale(to_uint8(as_int.pixels), 2048))),
         ("display levels of the working copy", lambda: pyramid(look.pixels)),
-        ("fast mode, 12 MP float32 (before)", lambda: enhancer.enhance(as_float.pixels, mode="fast")),
-        ("fast mode, 12 MP uint8 (after)", lambda: enhancer.render(as_int.pixels, mode="fast")),
-        (f"fast mode, working copy {look.pixels.shape[1]}x{look.pixels.shape[0]} uint8",
+        ("fast mode, 12 MP, float32 in and out (enhance)", lambda: enhancer.enhance(as_float.pixels, mode="fast")),
+        ("fast mode, 12 MP, uint8 in and out (render)", lambda: enhancer.render(as_int.pixels, mode="fast")),
+        (f"fast mode, working copy {look.pixels.shape[1]}x{look.pixels.shape[0]}, 0.2 MP network",
          lambda: enhancer.render(look.pixels, mode="fast")),
+        (f"  the same, {QUICK_NETWORK_PIXELS / 1e6:.2f} MP network (the app's quick preview)",
+         lambda: enhancer.render(look.pixels, mode="fast", fast_pixels=QUICK_NETWORK_PIXELS)),
     ]
     enhancer.render(look.pixels, mode="fast")  # warm-up
     print(f"\n[steps] {photo.name}, min of {repeats}")
