@@ -37,7 +37,7 @@ from .batch import (
     run_batch,
 )
 from .errors import CoreError, ImageWriteError, WeightsError
-from .exposure import EV_RANGE, check_exposure
+from .exposure import EV_RANGE, check_exposure, srgb_to_linear
 
 log = logging.getLogger(__name__)
 
@@ -300,8 +300,10 @@ BEST_EV_LIMIT = 2.0
 
 
 def _linear_mean(image: np.ndarray) -> float:
-    x = np.clip(image, 0.0, 1.0)
-    return float(np.mean(np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)))
+    """Mean linear light of an sRGB image in [0, 1]."""
+    import torch
+
+    return float(srgb_to_linear(torch.from_numpy(np.clip(image, 0.0, 1.0))).mean())
 
 
 def _best_exposure(enhance_at: Any, low: np.ndarray, high: np.ndarray,
