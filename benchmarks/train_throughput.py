@@ -17,7 +17,8 @@ from core.config import get_preset
 from core.model import MIRNet, count_parameters
 from trainer.augment import degrade_low
 from trainer.config import AugmentConfig
-from trainer.loop import _autocast, charbonnier, select_device
+from trainer.loop import _autocast, select_device
+from trainer.losses import charbonnier
 
 
 def measure(preset: str, crop: int, batch: int, device_name: str, precision: str, steps: int, warmup: int,
