@@ -37,7 +37,7 @@ from .batch import (
     run_batch,
 )
 from .errors import CoreError, ImageWriteError, WeightsError
-from .exposure import EV_RANGE, check_exposure, srgb_to_linear
+from .exposure import EV_RANGE, best_exposure, check_exposure
 
 log = logging.getLogger(__name__)
 
@@ -294,43 +294,6 @@ def _write_report(path: Path, rows: list[list[np.ndarray]], titles: Sequence[str
     write_image(path, np.clip(np.concatenate(bands, axis=0), 0, 1), overwrite=True)
 
 
-#: ``--best-ev``: secant steps on the mean linear brightness, and the largest exposure searched.
-BEST_EV_STEPS = 2
-BEST_EV_LIMIT = 2.0
-
-
-def _linear_mean(image: np.ndarray) -> float:
-    """Mean linear light of an sRGB image in [0, 1]."""
-    import torch
-
-    return float(srgb_to_linear(torch.from_numpy(np.clip(image, 0.0, 1.0))).mean())
-
-
-def _best_exposure(enhance_at: Any, low: np.ndarray, high: np.ndarray,
-                   auto: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """The exposure (stops) with the highest PSNR against ``high`` among those tried, and its output.
-
-    PSNR against a reference peaks close to the exposure that gives the output the reference's
-    mean light, so the search takes secant steps towards that (three network runs per image with
-    the automatic one, instead of a grid's ten) and keeps the best-scoring exposure.
-    """
-    from .metrics import psnr
-
-    target = _linear_mean(high)
-    tried: dict[float, tuple[float, np.ndarray]] = {}
-    ev, out = 0.0, auto if auto is not None else enhance_at(low, 0.0)
-    tried[ev] = (psnr(out, high), out)
-    for _ in range(BEST_EV_STEPS):
-        step = float(np.log2(max(target, 1e-6) / max(_linear_mean(out), 1e-6)))
-        ev = float(np.clip(round((ev + step) * 20) / 20, -BEST_EV_LIMIT, BEST_EV_LIMIT))
-        if ev in tried:
-            break
-        out = enhance_at(low, ev)
-        tried[ev] = (psnr(out, high), out)
-    best = max(tried, key=lambda e: tried[e][0])
-    return best, tried[best][1]
-
-
 def _run_eval(args: argparse.Namespace) -> int:
     from .baselines import autocontrast, gamma
     from .io import read_image
@@ -364,7 +327,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             best_ev = None
             if args.best_ev:
                 auto = outputs["model"] if args.exposure == 0 else None
-                best_ev, outputs["model best EV"] = _best_exposure(enhance_at, low, high, auto)
+                best_ev, outputs["model best EV"] = best_exposure(lambda ev, low=low: enhance_at(low, ev), high, auto)
         except (CoreError, ValueError) as exc:
             failed.append((low_path, getattr(exc, "reason", None) or str(exc)))
             continue
