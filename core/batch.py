@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from .atomic import remove_stale_temp_files
+from .atomic import free_name, remove_stale_temp_files
 from .errors import CancelledError, CoreError, ImageWriteError, OutputExistsError
 from .exposure import check_exposure
 from .files import file_problem, resolved
-from .io import READ_EXTENSIONS, read_image, same_format_extension, unique_path, write_image
+from .io import READ_EXTENSIONS, read_image, same_format_extension, write_image
 from .steps import run_to_end
 
 if TYPE_CHECKING:
@@ -394,10 +394,5 @@ def _key(path: Path) -> str:
 
 
 def _free_name(target: Path, taken: set[str]) -> Path:
-    """Like :func:`core.io.unique_path`, also avoiding names this batch uses or reads."""
-    candidate = unique_path(target)
-    n = 1
-    while candidate.exists() or _key(candidate) in taken:
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-        n += 1
-    return candidate
+    """:func:`core.atomic.free_name`, also avoiding names this batch uses or reads."""
+    return free_name(target, lambda candidate: _key(candidate) in taken)

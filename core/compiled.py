@@ -18,12 +18,12 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from .atomic import write_atomically
 from .model import MIRNet
 
 log = logging.getLogger(__name__)
@@ -122,16 +122,15 @@ class CompiledModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         x = torch.zeros(1, 3, *shape).contiguous(memory_format=torch.channels_last)
         gain = torch.ones(1)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".pt2", dir=path.parent)
-        os.close(fd)
-        try:
-            autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+        def compile_into(tmp: Path) -> None:
             with torch.inference_mode(), autocast:
                 exported = torch.export.export(_Forward(model).eval(), (x, gain))
-                torch._inductor.aoti_compile_and_package(exported, package_path=tmp_name)
-            os.replace(tmp_name, path)  # atomic: a reader sees the whole package or none
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+                torch._inductor.aoti_compile_and_package(exported, package_path=str(tmp))
+
+        # a reader sees the whole package or none; AOTInductor wants the .pt2 suffix
+        write_atomically(path, compile_into, suffix=".pt2")
         log.info("compiled %s", path)
         loaded = cls.load(model, shape, bf16)
         if loaded is None:

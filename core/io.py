@@ -21,7 +21,6 @@ import os
 import re
 import stat
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
@@ -33,7 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
-from .atomic import hold_temp_lock, umask_mode
+from .atomic import free_name, write_atomically
 from .errors import ImageReadError, ImageWriteError, OutputExistsError
 from .formats import (
     EXPECTED_KIND,
@@ -581,15 +580,7 @@ def same_format_extension(path: str | Path) -> str:
 
 def unique_path(path: str | Path) -> Path:
     """``path`` if no such file exists, else the first free ``name (1).ext``, ``name (2).ext``..."""
-    path = Path(path)
-    if not path.exists():
-        return path
-    n = 1
-    while True:
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-        if not candidate.exists():
-            return candidate
-        n += 1
+    return free_name(path)
 
 
 def _check_pixels(path: Path, pixels: np.ndarray) -> np.ndarray:
@@ -736,45 +727,25 @@ def _encode_tiff(values: np.ndarray, exif: bytes | None, icc: bytes | None) -> b
 
 
 def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
+    """Publish ``data`` as ``path`` with :func:`core.atomic.write_atomically`; errors as
+    :class:`ImageWriteError` (:class:`OutputExistsError` when the name is taken)."""
     folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    except PermissionError:
-        raise ImageWriteError(path, f"folder '{folder}' is not writable (permission denied)") from None
-    except OSError as exc:
-        raise ImageWriteError(path, f"cannot create a file in '{folder}' ({exc.strerror or exc})") from None
-    tmp = Path(tmp_name)
-    try:
-        hold_temp_lock(fd)  # until closed: core.atomic.remove_stale_temp_files leaves it alone
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); a saved photo gets the usual umask-based mode.
-        os.chmod(tmp, umask_mode())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _move_without_clobbering(tmp, path)
-    except ImageWriteError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ImageWriteError(path, f"writing failed ({exc.strerror or exc})") from exc
-        raise
+    created = False
 
+    def write(tmp: Path) -> None:
+        nonlocal created
+        created = True
+        tmp.write_bytes(data)
 
-def _move_without_clobbering(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path`` unless ``path`` exists (hard link is atomic where supported)."""
     try:
-        os.link(tmp, path)
+        write_atomically(path, write, mode="replace" if overwrite else "no_clobber", suffix=".part")
     except FileExistsError:
         raise OutputExistsError(path) from None
-    except OSError:  # file system without hard links
-        if path.exists():
-            raise OutputExistsError(path) from None
-        os.replace(tmp, path)
-        return
-    tmp.unlink(missing_ok=True)
+    except PermissionError as exc:
+        if created:
+            raise ImageWriteError(path, f"writing failed ({exc.strerror or exc})") from exc
+        raise ImageWriteError(path, f"folder '{folder}' is not writable (permission denied)") from None
+    except OSError as exc:
+        if created:
+            raise ImageWriteError(path, f"writing failed ({exc.strerror or exc})") from exc
+        raise ImageWriteError(path, f"cannot create a file in '{folder}' ({exc.strerror or exc})") from None

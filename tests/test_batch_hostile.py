@@ -235,7 +235,8 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path, rng, sig, code, word):
     process = subprocess.Popen([os.sys.executable, "-c", _SLOW_CLI, str(tmp_path / "in"), str(out)], cwd=root,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while not (out.is_dir() and any(p.suffix == ".part" for p in out.iterdir())):
+    # the first output is published and the second one's temporary file is being written
+    while not ((out / "img0_enhanced.jpg").is_file() and any(p.suffix == ".part" for p in out.iterdir())):
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
         time.sleep(0.05)
     process.send_signal(sig)

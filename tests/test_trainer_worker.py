@@ -228,7 +228,7 @@ def test_user_models_install_list_and_env_override(tmp_path: Path, monkeypatch: 
     src.write_bytes(b"weights")
     first = user_models.install_weights(src, "my model/v1")
     second = user_models.install_weights(src, "my model/v1")
-    assert first.name == "my-model-v1.safetensors" and second.name == "my-model-v1-2.safetensors"
+    assert first.name == "my-model-v1.safetensors" and second.name == "my-model-v1 (1).safetensors"
     assert first.read_bytes() == b"weights"
     assert sorted(user_models.list_installed_models()) == sorted([first, second])
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temporary files left

@@ -26,14 +26,6 @@ class CheckpointError(CoreError):
     """A resume state is missing, unreadable or belongs to a different configuration."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    write_atomically(path, lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
-
-
 def save_resume_state(out_dir: Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) to ``out_dir/resume_state.pt``."""
     return write_atomically(out_dir / RESUME_FILE, lambda tmp: torch.save(state, tmp))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.atomic import write_json_atomically
 from core.config import MIRNetConfig, get_preset
 from core.errors import CancelledError
 from core.exposure import expose, gain_for
@@ -26,7 +27,7 @@ from core.weights import load_weights, save_weights
 
 from . import distributed as dist_utils
 from .augment import degrade_low, exposure_jitter
-from .checkpoint import atomic_write_json, load_resume_state, save_resume_state
+from .checkpoint import load_resume_state, save_resume_state
 from .config import TrainConfig
 from .data import (
     DatasetError,
@@ -325,7 +326,7 @@ def train(
     elif dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_main:
-        atomic_write_json(out_dir / "config.json", {"config": cfg.to_dict(), "fingerprint": fingerprint,
+        write_json_atomically(out_dir / "config.json", {"config": cfg.to_dict(), "fingerprint": fingerprint,
                                                    "architecture": model_cfg.__dict__,
                                                    "parameters": count_parameters(model)})
 
@@ -411,7 +412,7 @@ def train(
             result.last_weights = save_weights(out_dir / "weights" / "last.safetensors", eval_model, **meta)
             if improved:
                 result.best_weights = save_weights(out_dir / "weights" / "best.safetensors", eval_model, **meta)
-            atomic_write_json(out_dir / "metrics.json", {"baseline": baseline, "history": history,
+            write_json_atomically(out_dir / "metrics.json", {"baseline": baseline, "history": history,
                                                         "best_psnr": best_psnr, "best_ssim": best_ssim})
             write_curves(out_dir / "curves.png", history)
             save_resume_state(out_dir, {

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write_bytes
+from core.atomic import write_bytes_atomically
 
 
 def write_curves(path: Path, history: Sequence[dict[str, Any]]) -> None:
@@ -34,4 +34,4 @@ def write_curves(path: Path, history: Sequence[dict[str, Any]]) -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomically(path, buf.getvalue())

@@ -11,14 +11,13 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from core.atomic import umask_mode
+from core.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -53,41 +52,22 @@ def safe_name(name: str, default: str = "model") -> str:
 def install_weights(src: str | Path, name: str, folder: str | Path | None = None) -> Path:
     """Copy the weights file ``src`` into the models folder as ``<name>.safetensors``.
 
-    Never overwrites: an existing name gets ``-2``, ``-3``, … The copy is written to a temporary
-    file first and then hard-linked (or, where links are impossible, renamed) into place, so a
-    half-written model is never visible. Returns the installed path.
+    Never overwrites: an existing name gets the next free one (:func:`core.atomic.free_name`:
+    ``<name> (1)``, ``<name> (2)``, ...), chosen atomically when the finished copy is published,
+    so a half-written model is never visible. Returns the installed path.
     """
     src = Path(src)
     if not src.is_file():
         raise FileNotFoundError(f"Weights file '{src}' does not exist.")
     target_dir = Path(folder) if folder is not None else user_models_dir()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    stem = safe_name(name)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=target_dir)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+
+    def copy(tmp: Path) -> None:
+        with tmp.open("wb") as out, src.open("rb") as inp:
             shutil.copyfileobj(inp, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, umask_mode())
-        for n in range(1, 10_000):
-            dest = target_dir / f"{stem}{'' if n == 1 else f'-{n}'}{WEIGHTS_SUFFIX}"
-            if dest.exists():
-                continue
-            try:
-                os.link(tmp, dest)  # atomic and fails if dest appeared meanwhile
-            except FileExistsError:
-                continue
-            except OSError:  # no hard links on this file system
-                if dest.exists():
-                    continue
-                os.replace(tmp, dest)
-            log.info("installed %s as %s", src, dest)
-            return dest
-        raise FileExistsError(f"No free name for '{stem}' in '{target_dir}'.")
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    dest = write_atomically(target_dir / f"{safe_name(name)}{WEIGHTS_SUFFIX}", copy, mode="free_name")
+    log.info("installed %s as %s", src, dest)
+    return dest
 
 
 def list_installed_models(folder: str | Path | None = None) -> list[Path]:

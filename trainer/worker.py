@@ -32,6 +32,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from core.atomic import write_atomically
+
 from .config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -99,11 +101,7 @@ def write_preview(path: Path, low: np.ndarray, output: np.ndarray, target: np.nd
     gap = np.full((height, 4, 3), 32, dtype=np.uint8)
     panels = [_panel(low, height), gap, _panel(output, height), gap, _panel(target, height)]
     strip = np.concatenate(panels, axis=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(strip).save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, lambda tmp: Image.fromarray(strip).save(tmp, format="PNG"))
 
 
 class StopRequest:
