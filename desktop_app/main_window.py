@@ -1,14 +1,18 @@
-"""The main window: photo list, before/after viewer, controls; drives the background jobs."""
+"""The main window: photo list, before/after viewer, controls, menus and actions.
+
+What to enhance next and the memory cap of results live in :mod:`.scheduler` and
+:mod:`.result_cache`; where a photo is saved in :mod:`.saving`; a pasted image's file in
+:mod:`.clipboard`. The window lays out widgets, turns actions into calls and redraws.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -21,26 +25,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.batch import collect_inputs
+from core.engine import default_weights_path
+from core.io import unique_path
+
 from . import APP_DISPLAY_NAME, wizard
 from . import engine as eng
-from .imaging import qimage_from_rgb
-from .jobs import (
-    EnhanceResult,
-    ExportOptions,
-    ImageLoaded,
-    ModelLoaded,
-    QuickPreview,
-    StageProgress,
-    enhance_and_save_job,
-    enhance_job,
-    load_model_job,
-    save_job,
-)
+from .clipboard import save_pasted_image
+from .jobs import ExportOptions, ModelLoaded, QuickPreview, load_model_job
+from .messages import error_text, queue_summary
 from .models.photo_queue import PhotoQueueModel, PhotoState
-from .previews import preview_job
 from .resources import icon
 from .save_dialog import SaveAsDialog, folder_problem
-from .settings import FORMAT_EXTENSIONS, AppSettings, load_settings, save_settings
+from .saving import default_target, plan_save
+from .scheduler import EnhanceScheduler
+from .settings import AppSettings, load_settings, save_settings
 from .widgets.compare_view import CompareMode, CompareView
 from .widgets.controls import ControlPanel
 from .widgets.drop_area import DropHandler, paths_from_mime
@@ -50,21 +49,10 @@ from .workers import JobRunner, Worker
 log = logging.getLogger(__name__)
 
 IMAGE_FILTER = eng.open_dialog_filter()
-FULL_RES_BUDGET_BYTES = 1_500_000_000  # full-resolution results kept in memory (the rest re-enhance on save)
 ERROR_TIMEOUT_MS = 12000
 INFO_TIMEOUT_MS = 5000
 #: The exposure slider re-enhances once it has rested this long (a drag does not queue every step).
 EXPOSURE_DEBOUNCE_MS = 150
-
-
-def error_text(exc: BaseException) -> str:
-    """Short people-readable reason of a failure (``reason`` of core errors, else the message)."""
-    reason = getattr(exc, "reason", None)
-    if reason:
-        return str(reason)
-    if isinstance(exc, MemoryError):
-        return "not enough memory for this photo"
-    return str(exc) or type(exc).__name__
 
 
 class MainWindow(QMainWindow):
@@ -79,22 +67,15 @@ class MainWindow(QMainWindow):
         self.store = store
         self.settings: AppSettings = load_settings(store)
         self.engine_factory = engine_factory
-        self.engine: eng.Engine | None = None
         self.model_text = ""
-        self.model_key = ""
         self.device_text = ""
         self.queue = PhotoQueueModel(self)
         self.runner = JobRunner(1, self, background_nice=5)  # inference: one job at a time
         self.io_runner = JobRunner(1, self, background_nice=2)  # previews and saves
-        self._enhance_worker: Worker | None = None
-        self._enhance_path: Path | None = None
+        self.scheduler = EnhanceScheduler(self.queue, self.settings, self.runner, self.io_runner,
+                                          self.current_row, self)
         self._model_worker: Worker | None = None
-        self._batch_busy = False
         self._closing = False
-        self._full_res: list[Path] = []  # LRU of results still holding full-resolution arrays
-        self._preview_pending: set[Path] = set()
-        self._user_cancelled: Path | None = None
-        self._enhance_started = 0.0
         self._session_weights = weights  # until the user picks another model
         self._build_ui()
         self._build_actions()
@@ -161,13 +142,21 @@ class MainWindow(QMainWindow):
         self._exposure_timer = QTimer(self)
         self._exposure_timer.setSingleShot(True)
         self._exposure_timer.setInterval(EXPOSURE_DEBOUNCE_MS)
-        self._exposure_timer.timeout.connect(self._apply_exposure)
+        self._exposure_timer.timeout.connect(self._on_exposure_timer_timeout)
         self.controls.mode_changed.connect(self._on_mode_changed)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.browse_model_requested.connect(self._on_browse_model_requested)
         self.view.zoom_changed.connect(self._on_zoom_changed)
         self.view.mode_changed.connect(self._on_view_mode_changed)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.scheduler.started.connect(self._on_enhance_started)
+        self.scheduler.progressed.connect(self._on_enhance_progressed)
+        self.scheduler.finished.connect(self._on_enhance_finished)
+        self.scheduler.picture_changed.connect(self._on_picture_changed)
+        self.scheduler.quick_preview.connect(self._on_quick_preview)
+        self.scheduler.state_changed.connect(self._update_overlay)
+        self.scheduler.info.connect(self.show_info)
+        self.scheduler.error.connect(self.show_error)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str = "", tip: str = "",
                 checkable: bool = False) -> QAction:
@@ -210,9 +199,8 @@ class MainWindow(QMainWindow):
                                          "S", "split", "Original left of the divider, enhanced right", True)
         self.before_action = self._action("Toggle &Before/After", self.view.toggle_before, "B", "before-after",
                                           "Show the whole original; press again for the enhanced photo", True)
-        self.retrain_action = self._action("&Retrain Model…", self._on_retrain_triggered)
-        self.retrain_action.setEnabled(wizard.is_available())
-        self.retrain_action.setStatusTip("Train the model further on your own photo pairs")
+        self.retrain_action = self._action("&Retrain Model…", self._on_retrain_triggered,
+                                           tip="Train the model further on your own photo pairs")
         self.about_action = self._action("&About", self._on_about_triggered, icon_name="about")
         self.split_action.setChecked(True)
         # keyboard shortcuts that are single letters must not steal typing in other widgets
@@ -270,6 +258,11 @@ class MainWindow(QMainWindow):
         self.view.set_strength(s.strength)
 
     # ------------------------------------------------------------------ public API
+    @property
+    def engine(self) -> eng.Engine | None:
+        """The loaded model (None while loading or after a failure)."""
+        return self.scheduler.engine
+
     def add_paths(self, paths: list[Path]) -> list[int]:
         """Queue photos (folders are searched, non-photos skipped); returns the new rows."""
         files: list[Path] = []
@@ -278,7 +271,7 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Not found: {path}")
                 continue
             try:
-                files.extend(eng.collect_inputs([path], recursive=True))  # skips non-photos
+                files.extend(collect_inputs([path], recursive=True))  # skips non-photos
             except Exception as exc:  # noqa: BLE001 - unreadable folder etc.: tell, never crash
                 self.show_error(f"Cannot read {path}: {error_text(exc)}")
         rows = self.queue.add_paths(files)
@@ -286,18 +279,14 @@ class MainWindow(QMainWindow):
             self.show_info(f"Added {len(rows)} photo{'s' if len(rows) != 1 else ''}")
             if not self.list_view.currentIndex().isValid():
                 self.select_row(rows[0])
-            self._schedule()
-            for row in rows:  # the photo being enhanced sends its own preview
-                if self.queue.item(row).path != self._enhance_path:
-                    self._request_preview(self.queue.item(row).path)
+            self.scheduler.add_rows(rows)
         elif paths and not files:
             self.show_error(f"No photos found there ({eng.SUPPORTED_FORMATS_TEXT})")
         return rows
 
     def select_row(self, row: int) -> None:
         index = self.queue.index(row, 0)
-        self.list_view.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.list_view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def current_row(self) -> int:
         index = self.list_view.currentIndex()
@@ -305,8 +294,9 @@ class MainWindow(QMainWindow):
 
     def load_model(self, weights: Path | None) -> None:
         """Load a model in the background (None = the bundled default)."""
-        self._cancel_enhancement()
-        self.engine = None
+        self.scheduler.cancel()
+        self.scheduler.hold("model")
+        self.scheduler.set_engine(None)
         self.controls.set_model_info("loading model…")
         worker = Worker(load_model_job, self.engine_factory, weights, name="load-model")
         worker.signals.returned.connect(self._on_model_returned)
@@ -328,91 +318,11 @@ class MainWindow(QMainWindow):
         s = self.settings
         return ExportOptions(s.export_format, s.jpeg_quality, s.keep_metadata)
 
-    # ------------------------------------------------------------------ scheduling
-    def _schedule(self) -> None:
-        """Start the next enhancement if nothing runs (selected photo first)."""
-        if (self._closing or self.engine is None or self._enhance_worker is not None
-                or self._model_worker is not None or self._batch_busy):
-            return
-        row = self.queue.next_queued(self.current_row())
-        if row < 0:
-            return
-        item = self.queue.item(row)
-        self.queue.set_state(row, PhotoState.WORKING, progress=0.0)
-        # A photo enhanced before (other exposure, mode or model) is not decoded again.
-        decoded = item.result.source if item.result is not None and item.result.has_full_resolution else None
-        worker = Worker(enhance_job, self.engine, item.path, self.settings.mode, self.model_key,
-                        exposure=self.settings.exposure, source=decoded, name=f"enhance {item.path.name}")
-        worker.signals.progress.connect(self._on_enhance_progress)
-        worker.signals.returned.connect(self._on_enhance_returned)
-        worker.signals.errored.connect(lambda exc, p=item.path: self._on_enhance_errored(p, exc))
-        worker.signals.aborted.connect(lambda p=item.path: self._on_enhance_aborted(p))
-        worker.signals.finished.connect(self._on_enhance_finished)
-        self._enhance_worker = worker
-        self._enhance_path = item.path
-        self._enhance_started = time.monotonic()
-        self.job_label.setText(f"Enhancing {item.path.name}")
-        self.job_progress.setValue(0)
-        self.job_progress.show()
-        self.cancel_button.show()
-        self.runner.submit(worker)
-
-    def _cancel_enhancement(self) -> None:
-        if self._enhance_worker is not None:
-            self._enhance_worker.cancel()
-
-    def _requeue_stale(self) -> None:
-        for row, item in enumerate(self.queue.items()):
-            result = item.result
-            if item.state is PhotoState.DONE and result is not None and self._is_stale(result):
-                self.queue.set_state(row, PhotoState.QUEUED)
-
-    def _is_stale(self, result: EnhanceResult) -> bool:
-        """Whether ``result`` was made with other settings than the current ones."""
-        return (result.mode != self.settings.mode or result.model_key != self.model_key
-                or result.exposure != self.settings.exposure)
-
-    def _request_preview(self, path: Path) -> None:
-        if path in self._preview_pending:
-            return
-        self._preview_pending.add(path)
-        worker = Worker(preview_job, path, name=f"preview {path.name}")
-        worker.signals.returned.connect(self._on_preview_returned)
-        worker.signals.errored.connect(lambda exc, p=path: self._on_preview_errored(p, exc))
-        self.io_runner.submit(worker)
-
-    def _on_preview_errored(self, path: Path, exc: BaseException) -> None:
-        """An unreadable photo fails at once, with its reason (it would not enhance either)."""
-        self._preview_pending.discard(path)
-        row = self.queue.row_of(path)
-        if self._closing or row < 0 or self.queue.item(row).state is not PhotoState.QUEUED:
-            return
-        self.queue.set_state(row, PhotoState.FAILED, error=error_text(exc))
-        if row == self.current_row():
-            self._show_row(row)
-
-    def _remember_full_res(self, path: Path) -> None:
-        """LRU of full-resolution results; the oldest drop their big arrays past the budget."""
-        if path in self._full_res:
-            self._full_res.remove(path)
-        self._full_res.append(path)
-        current = self._current_item_path()
-        total = 0
-        for p in reversed(self._full_res):
-            row = self.queue.row_of(p)
-            result = self.queue.item(row).result if row >= 0 else None
-            if result is None or not result.has_full_resolution:
-                self._full_res.remove(p)
-                continue
-            total += result.nbytes
-            if total > FULL_RES_BUDGET_BYTES and p != current and p != path:
-                result.drop_full_resolution()
-                self._full_res.remove(p)
-                log.info("freed full-resolution result of %s", p.name)
-
-    def _current_item_path(self) -> Path | None:
-        row = self.current_row()
-        return self.queue.item(row).path if row >= 0 else None
+    def chosen_weights(self) -> Path | None:
+        """The model in use: this session's --weights, else the saved choice (None: bundled)."""
+        if self._session_weights is not None:
+            return self._session_weights
+        return Path(self.settings.weights_path) if self.settings.weights_path else None
 
     # ------------------------------------------------------------------ display
     def _show_row(self, row: int, *, keep_view: bool = False) -> None:
@@ -422,23 +332,20 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return
         item = self.queue.item(row)
-        result: EnhanceResult | None = item.result
+        result = item.result
+        preview = item.extra.get("preview")
         if result is not None:
             self.view.set_images(result.before_levels, result.after_levels, size=result.size,
-                                 before_full=result.before_full, after_full=result.after_full,
-                                 keep_view=keep_view)
+                                 before_full=result.before_full, after_full=result.after_full, keep_view=keep_view)
+        elif preview is not None:
+            self.view.set_images(preview.preview, getattr(preview, "enhanced", None),
+                                 size=(preview.width, preview.height), keep_view=keep_view)
         else:
-            preview = item.extra.get("preview")
-            if preview is not None:
-                self.view.set_images(preview.preview, getattr(preview, "enhanced", None),
-                                     size=(preview.width, preview.height),
-                                     keep_view=keep_view)
+            self.view.clear()
+            if item.state is PhotoState.FAILED:
+                self.view.set_message(f"Cannot show {item.path.name}:\n{item.error}")
             else:
-                self.view.clear()
-                if item.state is PhotoState.FAILED:
-                    self.view.set_message(f"Cannot show {item.path.name}:\n{item.error}")
-                else:
-                    self.view.set_message("Cancelled" if item.state is PhotoState.CANCELLED else "Loading…")
+                self.view.set_message("Cancelled" if item.state is PhotoState.CANCELLED else "Loading…")
         self._update_overlay(row)
         self._update_actions()
 
@@ -446,15 +353,9 @@ class MainWindow(QMainWindow):
         if row < 0 or row != self.current_row():
             return
         item = self.queue.item(row)
-        text = ""
-        if item.state is PhotoState.WORKING:
-            text = f"Enhancing… {round(item.progress * 100)} %"
-        elif item.state is PhotoState.FAILED:
-            text = f"Failed: {item.error}"
-        elif item.state is PhotoState.CANCELLED:
-            text = "Cancelled"
-        elif item.state is PhotoState.QUEUED:
-            text = "Waiting for a model" if self.engine is None else "Queued"
+        text = {PhotoState.WORKING: f"Enhancing… {round(item.progress * 100)} %",
+                PhotoState.FAILED: f"Failed: {item.error}", PhotoState.CANCELLED: "Cancelled",
+                PhotoState.QUEUED: "Waiting for a model" if self.engine is None else "Queued"}.get(item.state, "")
         self.view.set_overlay(text)
 
     def _update_actions(self) -> None:
@@ -489,29 +390,18 @@ class MainWindow(QMainWindow):
         if paths:
             self.add_paths(paths)
             return
-        if mime is not None and mime.hasImage():
-            image = QImage(mime.imageData())
-            folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-                          or Path.home()) / "Pasted"
-            folder.mkdir(parents=True, exist_ok=True)
-            target = eng.unique_path(folder / time.strftime("pasted-%Y%m%d-%H%M%S.png"))
-            if image.save(str(target)):
-                self.add_paths([target])
-                self.show_info(f"Pasted image saved as {target}")
-                return
+        pasted = save_pasted_image(mime)
+        if pasted is not None:
+            self.add_paths([pasted])
+            self.show_info(f"Pasted image saved as {pasted}")
+            return
         self.show_error("Nothing to paste: copy photo files or an image first")
 
     def _on_remove_triggered(self) -> None:
         rows = sorted({i.row() for i in self.list_view.selectionModel().selectedRows()} | {self.current_row()},
                       reverse=True)
-        for row in rows:
-            if row < 0:
-                continue
-            path = self.queue.item(row).path
-            if path == self._enhance_path:
-                self._cancel_enhancement()
-            if path in self._full_res:
-                self._full_res.remove(path)
+        for row in (r for r in rows if r >= 0):
+            self.scheduler.remove(self.queue.item(row).path)
             self.queue.removeRows(row, 1)
         if self.queue.rowCount() == 0:
             self._show_row(-1)
@@ -519,21 +409,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ slots: controls
     def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         self._show_row(current.row() if current.isValid() else -1)
-        self._schedule()
+        self.scheduler.schedule()
 
     def _on_queue_changed(self, *args: Any) -> None:
-        counts = self.queue.counts()
-        total = sum(counts.values())
-        parts = [f"{total} photo{'s' if total != 1 else ''}"]
-        if counts[PhotoState.DONE]:
-            parts.append(f"{counts[PhotoState.DONE]} done")
-        if counts[PhotoState.QUEUED] + counts[PhotoState.WORKING]:
-            parts.append(f"{counts[PhotoState.QUEUED] + counts[PhotoState.WORKING]} to do")
-        if counts[PhotoState.FAILED]:
-            parts.append(f"{counts[PhotoState.FAILED]} failed")
-        if counts[PhotoState.CANCELLED]:
-            parts.append(f"{counts[PhotoState.CANCELLED]} cancelled")
-        self.queue_label.setText(" · ".join(parts) if total else "")
+        self.queue_label.setText(queue_summary(self.queue.counts()))
 
     def _on_strength_changed(self, strength: float) -> None:
         self.settings.strength = strength
@@ -543,27 +422,13 @@ class MainWindow(QMainWindow):
         self.settings.exposure = ev
         self._exposure_timer.start()
 
-    def _apply_exposure(self) -> None:
-        worker = self._enhance_worker
-        if worker is not None and worker.kwargs.get("exposure") != self.settings.exposure:
-            self._cancel_enhancement()
-        self._requeue_stale()
-        self._schedule()
+    def _on_exposure_timer_timeout(self) -> None:
+        self.scheduler.settings_changed()
 
     def _on_mode_changed(self, mode: str) -> None:
-        if mode == self.settings.mode:
-            return
-        self.settings.mode = mode
-        if self._enhance_worker is not None and self._enhance_worker.args[2] != mode:
-            self._cancel_enhancement()
-        self._requeue_stale()
-        self._schedule()
-
-    def chosen_weights(self) -> Path | None:
-        """The model in use: this session's --weights, else the saved choice (None: bundled)."""
-        if self._session_weights is not None:
-            return self._session_weights
-        return Path(self.settings.weights_path) if self.settings.weights_path else None
+        if mode != self.settings.mode:
+            self.settings.mode = mode
+            self.scheduler.settings_changed()
 
     def _on_model_chosen(self, path: Path | None) -> None:
         self._session_weights = None
@@ -576,15 +441,13 @@ class MainWindow(QMainWindow):
         if path:
             self._session_weights = None
             self.settings.weights_path = path
-            self._refresh_models()
+        self._refresh_models()
+        if path:
             self.load_model(Path(path))
-        else:
-            self._refresh_models()
 
     def _refresh_models(self) -> None:
         current = self.chosen_weights()
-        extra = [current] if current is not None else []
-        self.controls.set_models(eng.list_models(extra), current)
+        self.controls.set_models(eng.list_models([current] if current is not None else []), current)
 
     def _on_zoom_changed(self, scale: float) -> None:
         self.zoom_label.setText(f"{scale * 100:.0f} %")
@@ -593,33 +456,27 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _on_cancel_clicked(self) -> None:
-        if self._enhance_worker is not None:
-            self._enhance_worker.cancel()
+        if self.scheduler.active_worker is not None:
+            self.scheduler.cancel(by_user=True)  # a cancelled photo is not retried automatically
             self.job_label.setText("Cancelling…")
-            # a cancelled photo is not retried automatically: mark it so it is skipped
-            self._user_cancelled = self._enhance_path
 
     # ------------------------------------------------------------------ slots: model job
     def _on_model_returned(self, loaded: ModelLoaded) -> None:
         if self._closing:
             return
-        self.engine = loaded.engine
         self.model_text = loaded.description
-        self.model_key = str(loaded.weights or "bundled")
         self.device_text = loaded.device
-        where = loaded.weights or eng.default_weights_path()
-        self.controls.set_model_info(f"{loaded.description}\n{Path(where).name}")
+        self.controls.set_model_info(f"{loaded.description}\n{Path(loaded.weights or default_weights_path()).name}")
         self.controls.set_device(loaded.device)
         self.controls.set_exposure_trained(bool(getattr(loaded.engine, "exposure_is_trained", True)))
         self.show_info(f"Model ready: {loaded.description} on {loaded.device}")
-        self._requeue_stale()
+        self.scheduler.set_engine(loaded.engine, str(loaded.weights or "bundled"))
         self._update_overlay(self.current_row())
 
     def _on_model_errored(self, weights: Path | None, exc: BaseException) -> None:
         if self._closing:
             return
-        self.engine = None
-        where = weights or eng.default_weights_path()
+        where = weights or default_weights_path()
         if weights is None and not Path(where).exists():
             text = (f"The bundled model is missing ({where}). "
                     "Choose a .safetensors weights file in the Model list.")
@@ -633,171 +490,77 @@ class MainWindow(QMainWindow):
 
     def _on_model_finished(self) -> None:
         self._model_worker = None
-        self._schedule()
+        self.scheduler.release("model")
 
-    # ------------------------------------------------------------------ slots: enhance job
-    def _on_preview_returned(self, loaded: ImageLoaded) -> None:
-        if self._closing:
-            return
-        self._preview_pending.discard(loaded.path)
-        row = self.queue.row_of(loaded.path)
-        if row < 0:
-            return
-        item = self.queue.item(row)
-        if item.thumbnail is None:
-            self.queue.set_thumbnail(row, qimage_from_rgb(loaded.thumbnail).copy(), (loaded.width, loaded.height))
-        if "preview" not in item.extra:
-            item.extra["preview"] = loaded
-            if row == self.current_row() and item.result is None:
-                self._show_row(row)
+    # ------------------------------------------------------------------ slots: scheduler
+    def _on_enhance_started(self, path: Path) -> None:
+        self.job_label.setText(f"Enhancing {path.name}")
+        self.job_progress.setValue(0)
+        self.job_progress.show()
+        self.cancel_button.show()
 
-    def _on_quick_preview(self, quick: QuickPreview) -> None:
-        """The fast result of a display-size copy: on screen until the real result replaces it."""
-        row = self.queue.row_of(quick.path)
-        if row < 0:
-            return
-        item = self.queue.item(row)
-        if item.thumbnail is None:
-            self.queue.set_thumbnail(row, qimage_from_rgb(quick.thumbnail).copy(), (quick.width, quick.height))
-        item.extra["preview"] = quick
-        if row == self.current_row() and (item.result is None or item.state is PhotoState.WORKING):
-            self.view.set_images(quick.preview, quick.enhanced, size=(quick.width, quick.height), keep_view=True)
-            self._update_overlay(row)
-
-    def _on_enhance_progress(self, event: object) -> None:
-        if self._closing:
-            return
-        if isinstance(event, ImageLoaded):
-            self._on_preview_returned(event)
-            return
-        if isinstance(event, QuickPreview):
-            self._on_quick_preview(event)
-            return
-        if not isinstance(event, StageProgress):
-            return
-        row = self.queue.row_of(event.path)
-        if row < 0:
-            return
-        self.queue.set_progress(row, event.fraction)
-        self.job_progress.setValue(round(event.fraction * 100))
-        elapsed = time.monotonic() - self._enhance_started
-        if event.fraction > 0.05:
-            remaining = elapsed * (1 - event.fraction) / event.fraction
-            self.job_label.setText(f"Enhancing {event.path.name} · {remaining:.0f} s left")
-        self._update_overlay(row)
-
-    def _on_enhance_returned(self, result: EnhanceResult) -> None:
-        if self._closing:
-            return
-        row = self.queue.row_of(result.path)
-        if row < 0:
-            return
-        item = self.queue.item(row)
-        if item.thumbnail is None:
-            self.queue.set_thumbnail(row, qimage_from_rgb(result.thumbnail).copy(), result.size)
-        self.queue.set_result(row, result)
-        self._remember_full_res(result.path)
-        self.show_info(f"Enhanced {result.path.name} in {result.seconds:.1f} s")
-        if self._is_stale(result):
-            self.queue.set_state(row, PhotoState.QUEUED)  # settings changed meanwhile
-        if row == self.current_row():
-            self._show_row(row, keep_view=True)
-
-    def _on_enhance_errored(self, path: Path, exc: BaseException) -> None:
-        if self._closing:
-            return
-        row = self.queue.row_of(path)
-        reason = error_text(exc)
-        if row >= 0:
-            self.queue.set_state(row, PhotoState.FAILED, error=reason)
-            if row == self.current_row():
-                self._show_row(row, keep_view=True)
-        self.show_error(f"{path.name}: {reason}")
-
-    def _on_enhance_aborted(self, path: Path) -> None:
-        if self._closing:
-            return
-        row = self.queue.row_of(path)
-        if row < 0:
-            return
-        if self._user_cancelled == path:
-            self._user_cancelled = None
-            self.queue.set_state(row, PhotoState.CANCELLED)
-            waiting = self.queue.counts()[PhotoState.QUEUED]
-            self.show_info(f"Cancelled {path.name}; " + (
-                f"going on with the next photo ({waiting} waiting)" if waiting else "no other photo is waiting"))
-        else:
-            self.queue.set_state(row, PhotoState.QUEUED)
-        self._update_overlay(row)
+    def _on_enhance_progressed(self, path: Path, fraction: float, remaining: float | None) -> None:
+        self.job_progress.setValue(round(fraction * 100))
+        if remaining is not None:
+            self.job_label.setText(f"Enhancing {path.name} · {remaining:.0f} s left")
 
     def _on_enhance_finished(self) -> None:
-        self._enhance_worker = None
-        self._enhance_path = None
         self.job_progress.hide()
         self.cancel_button.hide()
         self.job_label.setText("")
         if not self._closing:
             self._update_actions()
-            self._schedule()
+
+    def _on_picture_changed(self, row: int, keep_view: bool) -> None:
+        if row == self.current_row():
+            self._show_row(row, keep_view=keep_view)
+
+    def _on_quick_preview(self, row: int, quick: QuickPreview) -> None:
+        """The fast result of a display-size copy: on screen until the real result replaces it."""
+        if row == self.current_row():
+            self.view.set_images(quick.preview, quick.enhanced, size=(quick.width, quick.height), keep_view=True)
+            self._update_overlay(row)
 
     # ------------------------------------------------------------------ saving
-    def _default_target(self, item_path: Path) -> Path:
-        folder = Path(self.settings.last_save_dir) if self.settings.last_save_dir else item_path.parent
-        if not folder.is_dir():
-            folder = item_path.parent
-        ext = FORMAT_EXTENSIONS[self.settings.export_format]
-        return folder / f"{item_path.stem}{self.settings.save_suffix}{ext}"
-
     def _on_save_triggered(self) -> None:
         row = self.current_row()
         if row < 0 or self.queue.item(row).result is None:
             return
-        item = self.queue.item(row)
-        target = self._default_target(item.path)
+        target = default_target(self.queue.item(row).path, self.settings)
         problem = folder_problem(target.parent)
         if problem:
             self.show_error(f"Cannot save: {problem} Use Save As… to pick another folder.")
             return
-        self.save_row(row, eng.unique_path(target), self.export_options())
+        self.save_row(row, unique_path(target), self.export_options())
 
     def _on_save_as_triggered(self) -> None:
         row = self.current_row()
         if row < 0 or self.queue.item(row).result is None:
             return
         item = self.queue.item(row)
-        dialog = SaveAsDialog(self._default_target(item.path), self.export_options(), item.path, self)
+        dialog = SaveAsDialog(default_target(item.path, self.settings), self.export_options(), item.path, self)
         if dialog.exec() != SaveAsDialog.DialogCode.Accepted:
             return
-        options = dialog.options()
-        target = dialog.target()
+        options, target = dialog.options(), dialog.target()
         s = self.settings
         s.export_format, s.jpeg_quality, s.keep_metadata = options.fmt, options.quality, options.keep_metadata
         s.last_save_dir = str(target.parent)
         overwrite = dialog.overwrite_confirmed and target.exists()
-        self.save_row(row, target if overwrite else eng.unique_path(target), options, overwrite=overwrite)
+        self.save_row(row, target if overwrite else unique_path(target), options, overwrite=overwrite)
 
     def save_row(self, row: int, target: Path, options: ExportOptions, *, overwrite: bool = False) -> Worker:
         """Write the enhanced photo of ``row`` at the current strength and exposure, in the background."""
         item = self.queue.item(row)
-        result: EnhanceResult = item.result
-        strength = self.settings.strength
-        exposure = self.settings.exposure
-        if result.has_full_resolution and result.exposure == exposure:
-            worker = Worker(save_job, result, target, strength, options, overwrite, name=f"save {target.name}",
-                            cancellable=False)
-            runner = self.io_runner
-        else:  # freed to save memory, or at another exposure: enhance again, then save
-            if self.engine is None:
-                self.show_error("Cannot save: no model loaded")
-                raise RuntimeError("no model")
-            worker = Worker(enhance_and_save_job, self.engine, item.path, result.mode, result.model_key, target,
-                            strength, options, exposure=exposure, overwrite=overwrite, name=f"save {target.name}",
-                            cancellable=False)
-            runner = self.runner
-        worker.signals.returned.connect(lambda path, p=item.path: self._on_save_returned(p, path))
-        worker.signals.errored.connect(lambda exc, t=target: self._on_save_errored(t, exc))
+        try:
+            plan = plan_save(item.result, target, options, strength=self.settings.strength,
+                             exposure=self.settings.exposure, engine=self.engine, overwrite=overwrite)
+        except RuntimeError:
+            self.show_error("Cannot save: no model loaded")
+            raise
+        plan.worker.signals.returned.connect(lambda path, p=item.path: self._on_save_returned(p, path))
+        plan.worker.signals.errored.connect(lambda exc, t=target: self._on_save_errored(t, exc))
         self.show_info(f"Saving {target.name}…")
-        return runner.submit(worker)
+        return (self.runner if plan.needs_model else self.io_runner).submit(plan.worker)
 
     def _on_save_returned(self, source: Path, written: Path) -> None:
         row = self.queue.row_of(source)
@@ -817,24 +580,20 @@ class MainWindow(QMainWindow):
             return
         dialog = BatchDialog(self.settings, self.runner, self.engine, self)
         dialog.running_changed.connect(self._on_batch_running_changed)
-        if self._enhance_worker is not None:
+        if self.scheduler.active_worker is not None:
             dialog.note_waiting()
         dialog.exec()
 
     def _on_batch_running_changed(self, running: bool) -> None:
-        self._batch_busy = running
-        if not running:
-            self._schedule()
+        if running:
+            self.scheduler.hold("batch")
+        else:
+            self.scheduler.release("batch")
 
     def _on_retrain_triggered(self) -> None:
-        opener = getattr(wizard, "open_retrain_wizard", None)
-        if opener is None:
-            return
-        current = self.chosen_weights() or eng.default_weights_path()
-        dialog = opener(self, {"models_dir": eng.user_models_dir(), "current_weights": current})
-        installed = getattr(dialog, "weightsInstalled", None)
-        if installed is not None:
-            installed.connect(self._on_weights_installed)
+        current = self.chosen_weights() or default_weights_path()
+        dialog = wizard.open_retrain_wizard(self, {"models_dir": eng.user_models_dir(), "current_weights": current})
+        dialog.weightsInstalled.connect(self._on_weights_installed)
 
     def _on_weights_installed(self, path: Path) -> None:
         """A retrained model was installed: list it and switch to it."""
@@ -847,7 +606,7 @@ class MainWindow(QMainWindow):
     def _on_about_triggered(self) -> None:
         from .about_dialog import AboutDialog
 
-        weights = str(self.chosen_weights() or eng.default_weights_path())
+        weights = str(self.chosen_weights() or default_weights_path())
         AboutDialog(self, model_text=self.model_text or "none loaded", model_path=weights,
                     device=self.device_text).exec()
 
@@ -861,6 +620,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.persist_settings()
         self._closing = True
+        self.scheduler.close()
         self.runner.shutdown()
         self.io_runner.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,47 @@
+"""Where and how an enhanced photo is written (no widgets).
+
+A result that still holds its full-resolution arrays at the current exposure is blended and
+written on the I/O pool; one whose arrays were freed (memory cap) or that was made at another
+exposure is enhanced again first, on the inference pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import Engine
+from .jobs import EnhanceResult, ExportOptions, enhance_and_save_job, save_job
+from .settings import FORMAT_EXTENSIONS, AppSettings
+from .workers import Worker
+
+
+def default_target(source: Path, settings: AppSettings) -> Path:
+    """``photo_enhanced.jpg`` in the last save folder (if it still exists), else beside ``source``."""
+    folder = Path(settings.last_save_dir) if settings.last_save_dir else source.parent
+    if not folder.is_dir():
+        folder = source.parent
+    return folder / f"{source.stem}{settings.save_suffix}{FORMAT_EXTENSIONS[settings.export_format]}"
+
+
+@dataclass(frozen=True)
+class SavePlan:
+    """The job that writes one photo, and whether it needs the model (the inference pool)."""
+
+    worker: Worker
+    needs_model: bool
+
+
+def plan_save(result: EnhanceResult, target: Path, options: ExportOptions, *, strength: float, exposure: float,
+              engine: Engine | None, overwrite: bool = False) -> SavePlan:
+    """The save job of ``result`` at ``strength`` and ``exposure``. Raises RuntimeError when the
+    photo must be enhanced again and no model is loaded."""
+    name = f"save {target.name}"
+    if result.has_full_resolution and result.exposure == exposure:
+        worker = Worker(save_job, result, target, strength, options, overwrite, name=name, cancellable=False)
+        return SavePlan(worker, needs_model=False)
+    if engine is None:
+        raise RuntimeError("no model loaded")
+    worker = Worker(enhance_and_save_job, engine, result.path, result.mode, result.model_key, target, strength,
+                    options, exposure=exposure, overwrite=overwrite, name=name, cancellable=False)
+    return SavePlan(worker, needs_model=True)
