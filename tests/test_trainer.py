@@ -18,7 +18,7 @@ from core.metrics import ssim
 from core.weights import load_weights
 from trainer.checkpoint import CheckpointError
 from trainer.config import DataConfig, OptimConfig, TrainConfig
-from trainer.data import DatasetError, discover_pairs, iterate_crop_batches, load_pairs, resolve_layout
+from trainer.data import DatasetError, discover_pairs, iterate_crop_batches, load_pairs, load_rgb8, resolve_layout
 from trainer.loop import EpochEvent, StepEvent, ema_decay_at, train
 from trainer.losses import restoration_loss, ssim_torch
 
@@ -93,6 +93,22 @@ def test_broken_dataset_starts_nothing(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no image pairs"):
         train(_config(root, out))
     assert not out.exists()
+
+
+def test_training_data_is_read_upright_like_the_app_reads_it(tmp_path: Path) -> None:
+    """A phone photo stored sideways with EXIF orientation 6 is trained on as it is seen."""
+    rng = np.random.default_rng(1)
+    upright = (rng.random((40, 24, 3)) * 255).astype(np.uint8)  # 24 wide, 40 tall
+    stored = Image.fromarray(np.rot90(upright, k=1).copy())  # as the sensor wrote it: 40 wide, 24 tall
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    for side in ("low", "high"):
+        (tmp_path / side).mkdir()
+    stored.save(tmp_path / "low" / "a.png", exif=exif.tobytes())
+    Image.fromarray(upright).save(tmp_path / "high" / "a.png")  # the partner has no orientation tag
+    assert np.array_equal(load_rgb8(tmp_path / "low" / "a.png"), upright)
+    pairs = discover_pairs(tmp_path)  # the sizes match once the low picture is upright
+    assert [p.low.name for p in pairs] == ["a.png"]
 
 
 def test_crops_are_deterministic_and_disjoint_across_ranks(lol_dataset: Path) -> None:

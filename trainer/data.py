@@ -3,7 +3,6 @@ in-memory loading and random training crops."""
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,9 +15,12 @@ from PIL import Image, UnidentifiedImageError
 
 from core.errors import CoreError, ImageReadError
 from core.exposure import log_average_luminance
-from core.io import read_file_bytes
+from core.io import read_image
 
 log = logging.getLogger(__name__)
+
+_ORIENTATION_TAG = 0x0112
+_SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the picture by 90 degrees
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -109,7 +111,10 @@ def discover_pairs(folder: str | Path) -> list[ImagePair]:
         for path in (lows[stem], highs[stem]):
             try:
                 with Image.open(path) as img:
-                    sizes.append(img.size)
+                    width, height = img.size
+                    if img.getexif().get(_ORIENTATION_TAG) in _SWAPS_SIDES:  # upright as load_rgb8 reads it
+                        width, height = height, width
+                    sizes.append((width, height))
             except (UnidentifiedImageError, OSError, ValueError) as exc:
                 unreadable.append(f"{path.parent.name}/{path.name} ({type(exc).__name__})")
         if len(sizes) == 2:
@@ -168,21 +173,18 @@ def select_pairs(train_dir: str | Path, *, val_dir: str | Path | None = None, va
 
 
 def load_rgb8(path: Path) -> np.ndarray:
-    """Decode an image as uint8 RGB (HxWx3); 16-bit inputs are scaled down.
+    """Decode an image with the app's reader (:func:`core.io.read_image`: upright by its EXIF
+    orientation, any supported format) as uint8 RGB (HxWx3); 16-bit inputs are scaled down.
 
-    Only regular files are read (a FIFO or device is refused at once: core.io.read_file_bytes).
+    Only regular files are read (a FIFO or device is refused at once).
     """
     try:
-        with Image.open(io.BytesIO(read_file_bytes(path))) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I"):
-                arr = np.asarray(img, dtype=np.float32) / 257.0
-                return np.repeat(np.clip(arr, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+        pixels = read_image(path, integers=True).pixels
     except ImageReadError as exc:
         raise DatasetError(f"Cannot read '{path}': {exc.reason}") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DatasetError(f"Cannot read '{path}': {exc}") from exc
+    if pixels.dtype == np.uint16:
+        return (pixels.astype(np.float32) / 257.0).astype(np.uint8)
+    return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
 @dataclass
