@@ -1,8 +1,9 @@
 """The main window: photo list, before/after viewer, controls, menus and actions.
 
 What to enhance next and the memory cap of results live in :mod:`.scheduler` and
-:mod:`.result_cache`; where a photo is saved in :mod:`.saving`; a pasted image's file in
-:mod:`.clipboard`. The window lays out widgets, turns actions into calls and redraws.
+:mod:`.result_cache`; which model is used in :mod:`.model_loader`; saving in :mod:`.saving`;
+finding dropped photos and a pasted image's file in :mod:`.inputs`. The window lays out
+widgets, turns actions into calls and redraws.
 """
 
 from __future__ import annotations
@@ -17,33 +18,31 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QProgressBar,
     QSplitter,
     QToolBar,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
 )
 
-from core.batch import collect_inputs
 from core.engine import default_weights_path
 from core.io import unique_path
 
 from . import APP_DISPLAY_NAME, wizard
 from . import engine as eng
-from .clipboard import save_pasted_image
-from .jobs import ExportOptions, ModelLoaded, QuickPreview, load_model_job
-from .messages import error_text, queue_summary
-from .models.photo_queue import PhotoQueueModel, PhotoState
+from .inputs import find_photos, save_pasted_image
+from .jobs import ExportOptions, ModelLoaded, QuickPreview
+from .messages import queue_summary
+from .model_loader import ModelLoader
+from .models.photo_queue import PhotoQueueModel
 from .resources import icon
 from .save_dialog import SaveAsDialog, folder_problem
-from .saving import default_target, plan_save
+from .saving import PhotoSaver, default_target
 from .scheduler import EnhanceScheduler
 from .settings import AppSettings, load_settings, save_settings
-from .widgets.compare_view import CompareMode, CompareView
+from .widgets.compare_view import CompareMode
 from .widgets.controls import ControlPanel
 from .widgets.drop_area import DropHandler, paths_from_mime
+from .widgets.job_status import JobStatus
 from .widgets.photo_list import PhotoListView
+from .widgets.viewer import PhotoViewer
 from .workers import JobRunner, Worker
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,6 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.store = store
         self.settings: AppSettings = load_settings(store)
-        self.engine_factory = engine_factory
         self.model_text = ""
         self.device_text = ""
         self.queue = PhotoQueueModel(self)
@@ -74,61 +72,36 @@ class MainWindow(QMainWindow):
         self.io_runner = JobRunner(1, self, background_nice=2)  # previews and saves
         self.scheduler = EnhanceScheduler(self.queue, self.settings, self.runner, self.io_runner,
                                           self.current_row, self)
-        self._model_worker: Worker | None = None
+        self.models = ModelLoader(self.settings, self.runner, engine_factory, weights, self)
+        self.saver = PhotoSaver(self.runner, self.io_runner, self)
         self._closing = False
-        self._session_weights = weights  # until the user picks another model
         self._build_ui()
         self._build_actions()
         self._restore()
         self._refresh_models()
         if load_model:
-            self.load_model(self.chosen_weights())
+            self.load_model(self.models.chosen_weights())
         self._update_actions()
 
     # ------------------------------------------------------------------ construction
     def _build_ui(self) -> None:
         self.list_view = PhotoListView()
         self.list_view.setModel(self.queue)
-        self.view = CompareView()
+        self.viewer = PhotoViewer()
+        self.view = self.viewer.view
         self.controls = ControlPanel()
-        self.view_bar = QToolBar("View")
-        self.view_bar.setMovable(False)
-        self.zoom_label = QLabel("")
-        self.zoom_label.setMinimumWidth(52)
-        viewer = QWidget()
-        viewer_layout = QVBoxLayout(viewer)
-        viewer_layout.setContentsMargins(0, 0, 0, 0)
-        viewer_layout.setSpacing(0)
-        viewer_layout.addWidget(self.view_bar)
-        viewer_layout.addWidget(self.view, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.list_view)
-        self.splitter.addWidget(viewer)
-        self.splitter.addWidget(self.controls)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
+        for stretch, widget in enumerate((self.list_view, self.viewer, self.controls)):
+            self.splitter.addWidget(widget)
+            self.splitter.setStretchFactor(stretch, 1 if widget is self.viewer else 0)
         self.splitter.setSizes([230, 900, 300])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
-        self.job_label = QLabel("")
-        self.job_progress = QProgressBar()
-        self.job_progress.setMaximumWidth(160)
-        self.job_progress.setRange(0, 100)
-        self.job_progress.setTextVisible(False)
-        self.job_progress.hide()
-        self.cancel_button = QToolButton()
-        self.cancel_button.setIcon(icon("cancel"))
-        self.cancel_button.setToolTip("Cancel the running enhancement (Esc)")
-        self.cancel_button.setAutoRaise(True)
-        self.cancel_button.hide()
+        self.job_status = JobStatus()
         self.queue_label = QLabel("")
-        status = self.statusBar()
-        status.addPermanentWidget(self.job_label)
-        status.addPermanentWidget(self.job_progress)
-        status.addPermanentWidget(self.cancel_button)
-        status.addPermanentWidget(self.queue_label)
+        self.statusBar().addPermanentWidget(self.job_status)
+        self.statusBar().addPermanentWidget(self.queue_label)
 
         self.drop_handler = DropHandler(self)
         self.drop_handler.paths_dropped.connect(self._on_paths_dropped)
@@ -146,17 +119,21 @@ class MainWindow(QMainWindow):
         self.controls.mode_changed.connect(self._on_mode_changed)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.browse_model_requested.connect(self._on_browse_model_requested)
-        self.view.zoom_changed.connect(self._on_zoom_changed)
         self.view.mode_changed.connect(self._on_view_mode_changed)
-        self.cancel_button.clicked.connect(self._on_cancel_clicked)
-        self.scheduler.started.connect(self._on_enhance_started)
-        self.scheduler.progressed.connect(self._on_enhance_progressed)
+        self.job_status.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.scheduler.started.connect(self.job_status.show_started)
+        self.scheduler.progressed.connect(self.job_status.show_progress)
         self.scheduler.finished.connect(self._on_enhance_finished)
         self.scheduler.picture_changed.connect(self._on_picture_changed)
         self.scheduler.quick_preview.connect(self._on_quick_preview)
         self.scheduler.state_changed.connect(self._update_overlay)
         self.scheduler.info.connect(self.show_info)
         self.scheduler.error.connect(self.show_error)
+        self.models.loaded.connect(self._on_model_loaded)
+        self.models.failed.connect(self._on_model_failed)
+        self.models.finished.connect(self._on_model_finished)
+        self.saver.saved.connect(self._on_photo_saved)
+        self.saver.failed.connect(self.show_error)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str = "", tip: str = "",
                 checkable: bool = False) -> QAction:
@@ -207,42 +184,27 @@ class MainWindow(QMainWindow):
         for action in (self.split_action, self.before_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        for a in (self.open_action, self.open_folder_action, self.paste_action):
-            file_menu.addAction(a)
-        file_menu.addSeparator()
-        file_menu.addAction(self.save_action)
-        file_menu.addAction(self.save_as_action)
-        file_menu.addAction(self.batch_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.remove_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        view_menu = menu.addMenu("&View")
-        for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
-            view_menu.addAction(a)
-        view_menu.addSeparator()
-        view_menu.addAction(self.split_action)
-        view_menu.addAction(self.before_action)
-        tools_menu = menu.addMenu("&Tools")
-        tools_menu.addAction(self.retrain_action)
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self.about_action)
+        menus = (("&File", (self.open_action, self.open_folder_action, self.paste_action, None, self.save_action,
+                            self.save_as_action, self.batch_action, None, self.remove_action, None, self.quit_action)),
+                 ("&View", (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action, None,
+                            self.split_action, self.before_action)),
+                 ("&Tools", (self.retrain_action,)), ("&Help", (self.about_action,)))
+        for title, actions in menus:
+            menu = self.menuBar().addMenu(title)
+            for action in actions:
+                if action is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(action)
 
         main_bar = QToolBar("Main")
         main_bar.setObjectName("main_toolbar")
         main_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         main_bar.setMovable(False)
-        for a in (self.open_action, self.save_action, self.save_as_action, self.batch_action):
-            main_bar.addAction(a)
+        main_bar.addActions([self.open_action, self.save_action, self.save_as_action, self.batch_action])
         self.addToolBar(main_bar)
-        for a in (self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action):
-            self.view_bar.addAction(a)
-        self.view_bar.addWidget(self.zoom_label)
-        self.view_bar.addSeparator()
-        self.view_bar.addAction(self.split_action)
-        self.view_bar.addAction(self.before_action)
+        self.viewer.add_actions([self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action],
+                                [self.split_action, self.before_action])
 
     def _restore(self) -> None:
         s = self.settings
@@ -265,15 +227,9 @@ class MainWindow(QMainWindow):
 
     def add_paths(self, paths: list[Path]) -> list[int]:
         """Queue photos (folders are searched, non-photos skipped); returns the new rows."""
-        files: list[Path] = []
-        for path in map(Path, paths):
-            if not path.exists():
-                self.show_error(f"Not found: {path}")
-                continue
-            try:
-                files.extend(collect_inputs([path], recursive=True))  # skips non-photos
-            except Exception as exc:  # noqa: BLE001 - unreadable folder etc.: tell, never crash
-                self.show_error(f"Cannot read {path}: {error_text(exc)}")
+        files, problems = find_photos(paths)
+        for problem in problems:
+            self.show_error(problem)
         rows = self.queue.add_paths(files)
         if rows:
             self.show_info(f"Added {len(rows)} photo{'s' if len(rows) != 1 else ''}")
@@ -298,12 +254,7 @@ class MainWindow(QMainWindow):
         self.scheduler.hold("model")
         self.scheduler.set_engine(None)
         self.controls.set_model_info("loading model…")
-        worker = Worker(load_model_job, self.engine_factory, weights, name="load-model")
-        worker.signals.returned.connect(self._on_model_returned)
-        worker.signals.errored.connect(lambda exc, w=weights: self._on_model_errored(w, exc))
-        worker.signals.finished.connect(self._on_model_finished)
-        self._model_worker = worker
-        self.runner.submit(worker)
+        self.models.load(weights)
 
     def show_error(self, text: str) -> None:
         log.warning(text)
@@ -318,45 +269,15 @@ class MainWindow(QMainWindow):
         s = self.settings
         return ExportOptions(s.export_format, s.jpeg_quality, s.keep_metadata)
 
-    def chosen_weights(self) -> Path | None:
-        """The model in use: this session's --weights, else the saved choice (None: bundled)."""
-        if self._session_weights is not None:
-            return self._session_weights
-        return Path(self.settings.weights_path) if self.settings.weights_path else None
-
     # ------------------------------------------------------------------ display
     def _show_row(self, row: int, *, keep_view: bool = False) -> None:
-        if row < 0:
-            self.view.clear()
-            self.view.set_overlay("")
-            self._update_actions()
-            return
-        item = self.queue.item(row)
-        result = item.result
-        preview = item.extra.get("preview")
-        if result is not None:
-            self.view.set_images(result.before_levels, result.after_levels, size=result.size,
-                                 before_full=result.before_full, after_full=result.after_full, keep_view=keep_view)
-        elif preview is not None:
-            self.view.set_images(preview.preview, getattr(preview, "enhanced", None),
-                                 size=(preview.width, preview.height), keep_view=keep_view)
-        else:
-            self.view.clear()
-            if item.state is PhotoState.FAILED:
-                self.view.set_message(f"Cannot show {item.path.name}:\n{item.error}")
-            else:
-                self.view.set_message("Cancelled" if item.state is PhotoState.CANCELLED else "Loading…")
-        self._update_overlay(row)
+        item = self.queue.item(row) if row >= 0 else None
+        self.viewer.show_item(item, has_model=self.engine is not None, keep_view=keep_view)
         self._update_actions()
 
     def _update_overlay(self, row: int) -> None:
-        if row < 0 or row != self.current_row():
-            return
-        item = self.queue.item(row)
-        text = {PhotoState.WORKING: f"Enhancing… {round(item.progress * 100)} %",
-                PhotoState.FAILED: f"Failed: {item.error}", PhotoState.CANCELLED: "Cancelled",
-                PhotoState.QUEUED: "Waiting for a model" if self.engine is None else "Queued"}.get(item.state, "")
-        self.view.set_overlay(text)
+        if row >= 0 and row == self.current_row():
+            self.viewer.update_overlay(self.queue.item(row), self.engine is not None)
 
     def _update_actions(self) -> None:
         row = self.current_row()
@@ -431,26 +352,20 @@ class MainWindow(QMainWindow):
             self.scheduler.settings_changed()
 
     def _on_model_chosen(self, path: Path | None) -> None:
-        self._session_weights = None
-        self.settings.weights_path = str(path) if path else ""
+        self.models.choose(path)
         self.load_model(path)
 
     def _on_browse_model_requested(self) -> None:
         start = self.settings.weights_path or str(eng.user_models_dir())
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model", start, "Model weights (*.safetensors)")
         if path:
-            self._session_weights = None
-            self.settings.weights_path = path
+            self.models.choose(Path(path))
         self._refresh_models()
         if path:
             self.load_model(Path(path))
 
     def _refresh_models(self) -> None:
-        current = self.chosen_weights()
-        self.controls.set_models(eng.list_models([current] if current is not None else []), current)
-
-    def _on_zoom_changed(self, scale: float) -> None:
-        self.zoom_label.setText(f"{scale * 100:.0f} %")
+        self.controls.set_models(self.models.entries(), self.models.chosen_weights())
 
     def _on_view_mode_changed(self, mode: str) -> None:
         self._update_actions()
@@ -458,14 +373,13 @@ class MainWindow(QMainWindow):
     def _on_cancel_clicked(self) -> None:
         if self.scheduler.active_worker is not None:
             self.scheduler.cancel(by_user=True)  # a cancelled photo is not retried automatically
-            self.job_label.setText("Cancelling…")
+            self.job_status.show_cancelling()
 
-    # ------------------------------------------------------------------ slots: model job
-    def _on_model_returned(self, loaded: ModelLoaded) -> None:
+    # ------------------------------------------------------------------ slots: model
+    def _on_model_loaded(self, loaded: ModelLoaded) -> None:
         if self._closing:
             return
-        self.model_text = loaded.description
-        self.device_text = loaded.device
+        self.model_text, self.device_text = loaded.description, loaded.device
         self.controls.set_model_info(f"{loaded.description}\n{Path(loaded.weights or default_weights_path()).name}")
         self.controls.set_device(loaded.device)
         self.controls.set_exposure_trained(bool(getattr(loaded.engine, "exposure_is_trained", True)))
@@ -473,15 +387,9 @@ class MainWindow(QMainWindow):
         self.scheduler.set_engine(loaded.engine, str(loaded.weights or "bundled"))
         self._update_overlay(self.current_row())
 
-    def _on_model_errored(self, weights: Path | None, exc: BaseException) -> None:
+    def _on_model_failed(self, text: str) -> None:
         if self._closing:
             return
-        where = weights or default_weights_path()
-        if weights is None and not Path(where).exists():
-            text = (f"The bundled model is missing ({where}). "
-                    "Choose a .safetensors weights file in the Model list.")
-        else:
-            text = f"Cannot load model {Path(where).name}: {error_text(exc)}"
         self.model_text = ""
         self.controls.set_model_info(text, error=True)
         self.controls.set_device("—")
@@ -489,25 +397,11 @@ class MainWindow(QMainWindow):
         self._update_overlay(self.current_row())
 
     def _on_model_finished(self) -> None:
-        self._model_worker = None
         self.scheduler.release("model")
 
     # ------------------------------------------------------------------ slots: scheduler
-    def _on_enhance_started(self, path: Path) -> None:
-        self.job_label.setText(f"Enhancing {path.name}")
-        self.job_progress.setValue(0)
-        self.job_progress.show()
-        self.cancel_button.show()
-
-    def _on_enhance_progressed(self, path: Path, fraction: float, remaining: float | None) -> None:
-        self.job_progress.setValue(round(fraction * 100))
-        if remaining is not None:
-            self.job_label.setText(f"Enhancing {path.name} · {remaining:.0f} s left")
-
     def _on_enhance_finished(self) -> None:
-        self.job_progress.hide()
-        self.cancel_button.hide()
-        self.job_label.setText("")
+        self.job_status.show_finished()
         if not self._closing:
             self._update_actions()
 
@@ -518,8 +412,7 @@ class MainWindow(QMainWindow):
     def _on_quick_preview(self, row: int, quick: QuickPreview) -> None:
         """The fast result of a display-size copy: on screen until the real result replaces it."""
         if row == self.current_row():
-            self.view.set_images(quick.preview, quick.enhanced, size=(quick.width, quick.height), keep_view=True)
-            self._update_overlay(row)
+            self.viewer.show_quick(self.queue.item(row), quick, has_model=self.engine is not None)
 
     # ------------------------------------------------------------------ saving
     def _on_save_triggered(self) -> None:
@@ -550,26 +443,20 @@ class MainWindow(QMainWindow):
 
     def save_row(self, row: int, target: Path, options: ExportOptions, *, overwrite: bool = False) -> Worker:
         """Write the enhanced photo of ``row`` at the current strength and exposure, in the background."""
-        item = self.queue.item(row)
         try:
-            plan = plan_save(item.result, target, options, strength=self.settings.strength,
-                             exposure=self.settings.exposure, engine=self.engine, overwrite=overwrite)
+            worker = self.saver.save(self.queue.item(row).result, target, options, strength=self.settings.strength,
+                                     exposure=self.settings.exposure, engine=self.engine, overwrite=overwrite)
         except RuntimeError:
             self.show_error("Cannot save: no model loaded")
             raise
-        plan.worker.signals.returned.connect(lambda path, p=item.path: self._on_save_returned(p, path))
-        plan.worker.signals.errored.connect(lambda exc, t=target: self._on_save_errored(t, exc))
         self.show_info(f"Saving {target.name}…")
-        return (self.runner if plan.needs_model else self.io_runner).submit(plan.worker)
+        return worker
 
-    def _on_save_returned(self, source: Path, written: Path) -> None:
+    def _on_photo_saved(self, source: Path, written: Path) -> None:
         row = self.queue.row_of(source)
         if row >= 0:
-            self.queue.set_saved(row, Path(written))
+            self.queue.set_saved(row, written)
         self.show_info(f"Saved {written}")
-
-    def _on_save_errored(self, target: Path, exc: BaseException) -> None:
-        self.show_error(f"Could not save {target.name}: {error_text(exc)}")
 
     # ------------------------------------------------------------------ other dialogs
     def _on_batch_triggered(self) -> None:
@@ -591,14 +478,13 @@ class MainWindow(QMainWindow):
             self.scheduler.release("batch")
 
     def _on_retrain_triggered(self) -> None:
-        current = self.chosen_weights() or default_weights_path()
-        dialog = wizard.open_retrain_wizard(self, {"models_dir": eng.user_models_dir(), "current_weights": current})
+        dialog = wizard.open_retrain_wizard(self, {"models_dir": eng.user_models_dir(),
+                                                   "current_weights": self.models.chosen_file()})
         dialog.weightsInstalled.connect(self._on_weights_installed)
 
     def _on_weights_installed(self, path: Path) -> None:
         """A retrained model was installed: list it and switch to it."""
-        self._session_weights = None
-        self.settings.weights_path = str(path)
+        self.models.choose(Path(path))
         self._refresh_models()
         self.load_model(Path(path))
         self.show_info(f"Switched to the retrained model {Path(path).name}")
@@ -606,8 +492,7 @@ class MainWindow(QMainWindow):
     def _on_about_triggered(self) -> None:
         from .about_dialog import AboutDialog
 
-        weights = str(self.chosen_weights() or default_weights_path())
-        AboutDialog(self, model_text=self.model_text or "none loaded", model_path=weights,
+        AboutDialog(self, model_text=self.model_text or "none loaded", model_path=str(self.models.chosen_file()),
                     device=self.device_text).exec()
 
     # ------------------------------------------------------------------ shutdown

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Signal
+
 from .engine import Engine
 from .jobs import EnhanceResult, ExportOptions, enhance_and_save_job, save_job
+from .messages import error_text
 from .settings import FORMAT_EXTENSIONS, AppSettings
-from .workers import Worker
+from .workers import JobRunner, Worker
 
 
 def default_target(source: Path, settings: AppSettings) -> Path:
@@ -45,3 +48,25 @@ def plan_save(result: EnhanceResult, target: Path, options: ExportOptions, *, st
     worker = Worker(enhance_and_save_job, engine, result.path, result.mode, result.model_key, target, strength,
                     options, exposure=exposure, overwrite=overwrite, name=name, cancellable=False)
     return SavePlan(worker, needs_model=True)
+
+
+class PhotoSaver(QObject):
+    """Runs save jobs: straight ones on the I/O pool, re-enhancing ones on the inference pool."""
+
+    saved = Signal(object, object)  # (the photo, the written file)
+    failed = Signal(str)  # people-readable
+
+    def __init__(self, runner: JobRunner, io_runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.io_runner = io_runner
+
+    def save(self, result: EnhanceResult, target: Path, options: ExportOptions, *, strength: float,
+             exposure: float, engine: Engine | None, overwrite: bool = False) -> Worker:
+        """Start writing ``result`` to ``target``; raises RuntimeError as :func:`plan_save`."""
+        plan = plan_save(result, target, options, strength=strength, exposure=exposure, engine=engine,
+                         overwrite=overwrite)
+        plan.worker.signals.returned.connect(lambda written, p=result.path: self.saved.emit(p, Path(written)))
+        plan.worker.signals.errored.connect(
+            lambda exc, t=target: self.failed.emit(f"Could not save {t.name}: {error_text(exc)}"))
+        return (self.runner if plan.needs_model else self.io_runner).submit(plan.worker)

@@ -107,7 +107,7 @@ def make_window(qtbot, tmp_path: Path) -> Iterator[Callable]:  # type: ignore[no
         windows.append(window)
         window.resize(1000, 700)
         if load_model:
-            qtbot.waitUntil(lambda: window.engine is not None or window._model_worker is None, timeout=10000)
+            qtbot.waitUntil(lambda: window.engine is not None or not window.models.busy, timeout=10000)
         return window
 
     yield build

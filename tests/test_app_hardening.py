@@ -89,7 +89,7 @@ def test_bad_saved_weights_give_a_message_not_a_crash(qtbot, make_window, tmp_pa
     store.setValue("weights_path", str(path))
     store.sync()
     window = make_window(settings_path=tmp_path / "settings.ini", factory=eng.load_engine)
-    qtbot.waitUntil(lambda: window._model_worker is None, timeout=10000)
+    qtbot.waitUntil(lambda: not window.models.busy, timeout=10000)
     assert window.engine is None
     text = window.controls.model_info.text()
     assert "Cannot load model model.safetensors" in text
@@ -109,7 +109,7 @@ def test_command_line_weights_are_for_this_run_only(qtbot, make_window, tmp_path
                         weights=tmp_path / "once.safetensors")
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.engine is not None, timeout=10000)
-    assert asked == [tmp_path / "once.safetensors"] and window.chosen_weights() == tmp_path / "once.safetensors"
+    assert asked == [tmp_path / "once.safetensors"] and window.models.chosen_weights() == tmp_path / "once.safetensors"
     window.close()
     assert load_settings(open_store(settings)).weights_path == str(tmp_path / "saved.safetensors")
 

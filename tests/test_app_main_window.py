@@ -113,7 +113,7 @@ def test_cancel_stops_within_a_tile(qtbot, make_window, tmp_path: Path) -> None:
     window.add_paths([make_photo(tmp_path / "dark.jpg")])
     assert engine.started.wait(5)
     qtbot.waitUntil(lambda: window.queue.item(0).progress > 0)
-    window.cancel_button.click()
+    window.job_status.cancel_button.click()
     qtbot.waitUntil(lambda: window.scheduler.active_worker is None, timeout=3000)
     item = window.queue.item(0)
     assert item.state is PhotoState.CANCELLED and item.status_text == "Cancelled"
@@ -177,13 +177,13 @@ def test_missing_model_is_reported_and_app_stays_usable(qtbot, make_window, tmp_
         raise WeightsError(weights or tmp_path / "lite.safetensors", "file not found")
 
     window = make_window(factory=factory)
-    qtbot.waitUntil(lambda: window._model_worker is None)
+    qtbot.waitUntil(lambda: not window.models.busy)
     assert window.engine is None
     assert "model" in window.controls.model_info.text().lower()
     window.add_paths([make_photo(tmp_path / "dark.jpg")])
     assert window.queue.item(0).state is PhotoState.QUEUED
     # choosing a working model afterwards processes the queue
-    window.engine_factory = lambda weights: StubEngine()
+    window.models.factory = lambda weights: StubEngine()
     window.load_model(tmp_path / "other.safetensors")
     wait_idle(qtbot, window)
     assert window.queue.item(0).state is PhotoState.DONE
@@ -219,7 +219,7 @@ def test_menus_about_and_retrain_entry(qtbot, make_window, tmp_path: Path) -> No
     installed = tmp_path / "retrained.safetensors"
     installed.write_bytes(b"x")
     window._on_weights_installed(installed)
-    qtbot.waitUntil(lambda: window._model_worker is None)
+    qtbot.waitUntil(lambda: not window.models.busy)
     assert window.settings.weights_path == str(installed)
     assert window.controls.model_combo.currentData() == str(installed)
     dialog = AboutDialog(window, model_text="stub preset", device="CPU")

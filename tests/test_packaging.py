@@ -45,7 +45,7 @@ APP_CHECK = textwrap.dedent("""
     window = MainWindow(open_store(Path("settings.ini")))  # loads the bundled model in the background
     window.show()
     deadline = time.monotonic() + 60
-    while (window.engine is None or window._model_worker is not None) and time.monotonic() < deadline:
+    while (window.engine is None or window.models.busy) and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.02)
     report = {

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         return bool(until())
 
-    if not spin(lambda: window._model_worker is None, 120) or window.engine is None:
+    if not spin(lambda: not window.models.busy, 120) or window.engine is None:
         print(f"no model: {window.controls.model_info.text()}", file=sys.stderr)
         return 2
     window.add_paths([p.resolve() for p in args.photos])

@@ -1,4 +1,5 @@
-"""A pasted image (not a file) becomes a PNG in the user's Pictures folder, so it can be queued."""
+"""How photos come in (no widgets): dropped or opened paths are searched for photos; a pasted
+image (not a file) becomes a PNG in the user's Pictures folder, so it can be queued."""
 
 from __future__ import annotations
 
@@ -8,7 +9,26 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QStandardPaths
 from PySide6.QtGui import QImage
 
+from core.batch import collect_inputs
 from core.io import unique_path
+
+from .messages import error_text
+
+
+def find_photos(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The photos among ``paths`` (folders searched with their subfolders, non-photos skipped),
+    and a people-readable problem for each path that is missing or unreadable."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            problems.append(f"Not found: {path}")
+            continue
+        try:
+            files.extend(collect_inputs([path], recursive=True))
+        except Exception as exc:  # noqa: BLE001 - unreadable folder etc.: tell, never crash
+            problems.append(f"Cannot read {path}: {error_text(exc)}")
+    return files, problems
 
 
 def paste_folder() -> Path:
