@@ -23,7 +23,7 @@ from .errors import (
 from .io import ImageData, read_image, unique_path, write_image
 from .metrics import psnr, ssim
 from .model import MIRNet, count_parameters, estimate_gflops
-from .weights import WeightsInfo, load_weights, read_weights_info, save_weights
+from .weights import ModelDescriptor, WeightsInfo, load_weights, read_weights_info, save_weights
 
 __all__ = [
     "PRESETS",
@@ -38,6 +38,7 @@ __all__ = [
     "MIRNet",
     "count_parameters",
     "estimate_gflops",
+    "ModelDescriptor",
     "WeightsInfo",
     "load_weights",
     "read_weights_info",

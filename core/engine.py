@@ -67,10 +67,6 @@ def default_weights_path() -> Path:
     return resource_path(*BUNDLED_WEIGHTS)
 
 
-#: Local pooling window used when the weights record none: 1.5x the 128 px training crop.
-DEFAULT_CONTEXT_WINDOW = 192
-
-
 @dataclass(frozen=True)
 class EngineConfig:
     """How the engine runs the network; defaults chosen by measurement (benchmarks/bench_engine.py)."""
@@ -81,7 +77,7 @@ class EngineConfig:
     overlap: int = 32
     #: Local window (full-resolution pixels) replacing global pooling; ~1.5x the 128 px training
     #: crop. None keeps the paper's global pooling (tiles then disagree with the whole image).
-    #: "weights": the window the trainer recorded in the weights' metadata (else 192).
+    #: "weights": the weights' own (:attr:`core.weights.ModelDescriptor.context_window`).
     context_window: int | None | Literal["weights"] = "weights"
     #: Fixed tile side; None chooses it from free memory.
     tile: int | None = None
@@ -251,12 +247,7 @@ class Enhancer:
     def _resolve_context_window(self) -> int | None:
         if self.config.context_window != "weights":
             return self.config.context_window
-        recorded = self.info.extra.get("context_window")
-        try:
-            return int(recorded) if recorded not in (None, "", "none", "None") else DEFAULT_CONTEXT_WINDOW
-        except ValueError:
-            log.warning("ignoring unreadable context_window %r in %s", recorded, self.info.path)
-            return DEFAULT_CONTEXT_WINDOW
+        return self.info.descriptor.context_window
 
     def _move(self, device: torch.device) -> None:
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
@@ -311,7 +302,7 @@ class Enhancer:
         """Whether the weights were trained for the exposure control (EV jitter, highlight shoulder).
 
         Older weights still take an exposure: their input is then simply scaled in linear light."""
-        return self.info.extra.get("exposure_control") == "trained"
+        return self.info.descriptor.exposure_trained
 
     def _exposure_gain(self, image: np.ndarray, exposure: float = 0.0) -> torch.Tensor | None:
         """The model's per-image exposure gain, measured once on the whole photo, times ``2**exposure``

@@ -65,6 +65,80 @@ class WeightsLimits:
 LIMITS = WeightsLimits()
 
 
+#: Local pooling window used when the weights record none: 1.5x the 128 px training crop.
+DEFAULT_CONTEXT_WINDOW = 192
+#: Metadata keys of the contract the trainer records (:meth:`ModelDescriptor.metadata`).
+CONTEXT_WINDOW_KEY = "context_window"
+TRAIN_CROP_KEY = "train_crop"
+EXPOSURE_CONTROL_KEY = "exposure_control"
+
+
+def _recorded_int(extra: Mapping[str, str], key: str, path: Path | None) -> int | None:
+    recorded = extra.get(key)
+    if recorded in (None, "", "none", "None"):
+        return None
+    try:
+        return int(recorded)
+    except ValueError:
+        log.warning("ignoring unreadable %s %r in %s", key, recorded, path)
+        return None
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """The weights' contract in one place (spandrel-style), read from the file: what every
+    caller (engine, CLI, trainer validation, wizard) must honour to get the results the
+    network was trained for. Input and output are RGB in [0, 1]."""
+
+    architecture: MIRNetConfig
+    #: Local pooling window (full-resolution pixels) the network was trained for; weights that
+    #: record none get :data:`DEFAULT_CONTEXT_WINDOW`, the app's window for them.
+    context_window: int
+    #: Training crop side, when recorded.
+    train_crop: int | None = None
+    #: Whether the weights were trained for the exposure control (EV jitter, highlight shoulder);
+    #: older weights still take an exposure: their input is then scaled in linear light.
+    exposure_trained: bool = False
+    #: bf16 autocast stays >= 45 dB PSNR from fp32 (tests/test_engine.py); the engine still
+    #: runs eager fp32 by default (faster) and bf16 only in the compiled path.
+    supports_bf16: bool = True
+    #: float16 was never measured: not advised.
+    supports_fp16: bool = False
+
+    @property
+    def exposure_normalised(self) -> bool:
+        """Whether the network normalises each photo's exposure itself (``exposure_key``)."""
+        return self.architecture.exposure_key is not None
+
+    @property
+    def size_multiple(self) -> int:
+        """Input sides are padded internally to a multiple of this."""
+        return self.architecture.size_multiple
+
+    @property
+    def precision(self) -> str:
+        """The advised eager precision."""
+        return "fp32"
+
+    @classmethod
+    def from_metadata(cls, config: MIRNetConfig, extra: Mapping[str, str], path: Path | None = None) -> ModelDescriptor:
+        """The contract of weights of architecture ``config`` whose metadata is ``extra``."""
+        window = _recorded_int(extra, CONTEXT_WINDOW_KEY, path)
+        return cls(architecture=config,
+                   context_window=window if window is not None else DEFAULT_CONTEXT_WINDOW,
+                   train_crop=_recorded_int(extra, TRAIN_CROP_KEY, path),
+                   exposure_trained=extra.get(EXPOSURE_CONTROL_KEY) == "trained")
+
+    def metadata(self) -> dict[str, str]:
+        """The metadata strings :meth:`from_metadata` reads back (for :func:`save_weights`' ``extra``)."""
+        meta = {CONTEXT_WINDOW_KEY: str(self.context_window)}
+        if self.train_crop is not None:
+            meta[TRAIN_CROP_KEY] = str(self.train_crop)
+        if self.exposure_trained:
+            meta[EXPOSURE_CONTROL_KEY] = "trained"
+        return meta
+
+
 @dataclass(frozen=True)
 class WeightsInfo:
     """What a weights file says about itself."""
@@ -80,6 +154,11 @@ class WeightsInfo:
     extra: dict[str, str] = field(default_factory=dict)
     #: Number of weights in the file (counted from its header); None when not known.
     parameters: int | None = None
+
+    @property
+    def descriptor(self) -> ModelDescriptor:
+        """The weights' contract (context window, exposure, size multiple, precision advice)."""
+        return ModelDescriptor.from_metadata(self.config, self.extra, self.path)
 
     def summary(self) -> str:
         """One line for people: preset, size and validation figures."""

@@ -301,8 +301,7 @@ def test_guided_upsample_reproduces_affine_maps():
 
 
 def test_context_window_comes_from_the_weights(tmp_path):
-    from core.engine import DEFAULT_CONTEXT_WINDOW
-    from core.weights import save_weights
+    from core.weights import DEFAULT_CONTEXT_WINDOW, save_weights
 
     model = _tiny_model()
     recorded = save_weights(tmp_path / "w.safetensors", model, extra={"context_window": "96"})

@@ -19,7 +19,9 @@ from core.config import PRESETS, MIRNetConfig
 from core.errors import WeightsError
 from core.model import MIRNet, count_parameters, estimate_gflops
 from core.weights import (
+    DEFAULT_CONTEXT_WINDOW,
     LIMITS,
+    ModelDescriptor,
     convert_to_safetensors,
     describe_architecture,
     infer_config,
@@ -194,3 +196,24 @@ def test_a_fifo_is_refused_at_once(tmp_path):
     link.symlink_to(link)
     with pytest.raises(WeightsError, match="symbolic link loop"):
         load_weights(link)
+
+
+@pytest.mark.parametrize("config", [TINY, MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, num_streams=2,
+                                                       exposure_key=0.18)])
+def test_the_descriptor_is_read_back_from_the_file(tmp_path: Path, config: MIRNetConfig) -> None:
+    """The contract written with the weights (trainer) is what every reader gets (engine, eval, wizard)."""
+    written = ModelDescriptor(architecture=config, context_window=96, train_crop=64, exposure_trained=True)
+    path = save_weights(tmp_path / "w.safetensors", MIRNet(config), extra=written.metadata())
+    for info in (read_weights_info(path), load_weights(path)[1]):
+        assert info.descriptor == written
+    read = read_weights_info(path).descriptor
+    assert read.size_multiple == 2 ** (config.num_streams - 1)
+    assert read.exposure_normalised == (config.exposure_key is not None)
+    assert read.precision == "fp32" and read.supports_bf16
+
+
+def test_weights_without_a_recorded_contract_get_the_apps_defaults(tmp_path: Path) -> None:
+    plain = read_weights_info(save_weights(tmp_path / "plain.safetensors", MIRNet(TINY))).descriptor
+    assert plain == ModelDescriptor(architecture=TINY, context_window=DEFAULT_CONTEXT_WINDOW)
+    odd = save_weights(tmp_path / "odd.safetensors", MIRNet(TINY), extra={"context_window": "wide"})
+    assert read_weights_info(odd).descriptor.context_window == DEFAULT_CONTEXT_WINDOW
