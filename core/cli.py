@@ -296,8 +296,9 @@ def _write_report(path: Path, rows: list[list[np.ndarray]], titles: Sequence[str
 
 def _run_eval(args: argparse.Namespace) -> int:
     from .baselines import autocontrast, gamma
+    from .evaluation import ALL_METRICS, score
     from .io import read_image
-    from .metrics import gt_mean_psnr, psnr, saturation, ssim
+    from .metrics import saturation
 
     pairs = _pairs(Path(args.data))
     enhancer = _make_enhancer(args.weights, args.device)
@@ -335,8 +336,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         if best_ev is not None:
             entry["best_ev"] = best_ev
         for name, out in outputs.items():
-            entry[name] = {"psnr": psnr(out, high), "ssim": ssim(out, high), "gt_mean_psnr": gt_mean_psnr(out, high),
-                           "saturation": saturation(out)}
+            entry[name] = score(out, high, ALL_METRICS)
         per_image.append(entry)
         if len(report_rows) < REPORT_ROWS:
             report_rows.append([low, outputs["autocontrast"], outputs["model"], high])
@@ -347,8 +347,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     if not per_image:
         return EXIT_FAILED
 
-    metrics = ("psnr", "ssim", "gt_mean_psnr", "saturation")
-    means = {name: {metric: float(np.mean([e[name][metric] for e in per_image])) for metric in metrics}
+    means = {name: {metric: float(np.mean([e[name][metric] for e in per_image])) for metric in ALL_METRICS}
              for name in names}
     ref_sat = float(np.mean([e["reference_saturation"] for e in per_image]))
     for m in means.values():

@@ -279,3 +279,33 @@ def test_open_retrain_wizard_entry_point(qtbot, env: Path) -> None:
     qtbot.addWidget(wizard)
     assert wizard.isVisible() and wizard.context.models_dir == env / "models"
     wizard.reject()
+
+
+def test_the_finish_page_scores_each_model_at_the_window_its_weights_record(tmp_path: Path, dataset: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the app runs them: the current model, which records no window, at the app's default
+    window (it was scored with global pooling), the new one at the window it was trained with."""
+    from core.config import get_preset
+    from core.model import MIRNet
+    from core.weights import DEFAULT_CONTEXT_WINDOW, save_weights
+    from desktop_app.wizard.evaluation import compare_on_validation
+    from trainer import loop
+    from trainer.config import DataConfig, TrainConfig
+
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), data=DataConfig(train_dir=str(dataset), crop=32, batch_size=2),
+                      preset="tiny", epochs=1, device="cpu")
+    model = MIRNet(get_preset("tiny"))
+    current = save_weights(tmp_path / "current.safetensors", model)
+    new = save_weights(tmp_path / "new.safetensors", model, extra={"context_window": "48"})
+    windows = []
+    real_evaluate = loop.evaluate
+
+    def recording_evaluate(model, items, device, precision, context_window, *args):  # type: ignore[no-untyped-def]
+        windows.append(context_window)
+        return real_evaluate(model, items, device, precision, context_window, *args)
+
+    monkeypatch.setattr(loop, "evaluate", recording_evaluate)
+    rows = compare_on_validation(cfg, new, current)
+    assert windows == [DEFAULT_CONTEXT_WINDOW, 48]
+    assert [r.key for r in rows] == ["input", "autocontrast", "current", "new"]
+    assert all(r.error is None and r.psnr is not None and r.psnr > 0 for r in rows)

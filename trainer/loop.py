@@ -20,10 +20,10 @@ from torch import nn
 from core.atomic import write_json_atomically
 from core.config import MIRNetConfig, get_preset
 from core.errors import CancelledError
+from core.evaluation import evaluate_pairs
 from core.exposure import expose, gain_for
-from core.metrics import psnr, ssim
 from core.model import MIRNet, count_parameters
-from core.weights import load_weights, save_weights
+from core.weights import ModelDescriptor, load_weights, save_weights
 
 from . import distributed as dist_utils
 from .augment import degrade_low, exposure_jitter
@@ -118,34 +118,35 @@ def enhance_full(model: MIRNet, image: np.ndarray, device: torch.device, precisi
 
 def evaluate(model: MIRNet, items: list[PairImages], device: torch.device, precision: str,
              context_window: int | None, true_exposure: bool = False) -> tuple[dict[str, float], list[np.ndarray]]:
-    """Mean PSNR/SSIM (data range 1.0) of the model on full validation images; with
-    ``true_exposure`` at each pair's true gain (what the network alone achieves), else at auto."""
+    """Mean PSNR/SSIM (:func:`core.evaluation.evaluate_pairs`) of the model on full validation
+    images at ``context_window`` (the weights' :attr:`~core.weights.ModelDescriptor.context_window`);
+    with ``true_exposure`` at each pair's true gain (what the network alone achieves), else at auto."""
     was_training = model.training
     previous = model.context_window
     model.eval()
     model.set_context_window(context_window)
-    psnrs, ssims, outputs = [], [], []
+
+    def enhance(item: PairImages) -> np.ndarray:
+        gain = item.true_gain if true_exposure and model.config.exposure_key is not None else None
+        return enhance_full(model, item.low, device, precision, gain)
+
     try:
-        for item in items:
-            gain = item.true_gain if true_exposure and model.config.exposure_key is not None else None
-            out = enhance_full(model, item.low, device, precision, gain)
-            ref = item.high.astype(np.float32) / 255.0
-            psnrs.append(psnr(out, ref))
-            ssims.append(ssim(out, ref))
-            outputs.append(out)
+        result = evaluate_pairs(enhance, ((item, _reference(item)) for item in items))
     finally:
         model.set_context_window(previous)
         model.train(was_training)
-    return {"val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims))}, outputs
+    return {"val_psnr": result.mean["psnr"], "val_ssim": result.mean["ssim"]}, result.outputs
+
+
+def _reference(item: PairImages) -> np.ndarray:
+    return item.high.astype(np.float32) / 255.0
 
 
 def input_baseline(items: list[PairImages]) -> dict[str, float]:
-    ps, ss = [], []
-    for item in items:
-        a, b = item.low.astype(np.float32) / 255.0, item.high.astype(np.float32) / 255.0
-        ps.append(psnr(a, b))
-        ss.append(ssim(a, b))
-    return {"input_psnr": float(np.mean(ps)), "input_ssim": float(np.mean(ss))}
+    """PSNR/SSIM of the unenhanced inputs against their references."""
+    result = evaluate_pairs(lambda item: item.low.astype(np.float32) / 255.0,
+                            ((item, _reference(item)) for item in items))
+    return {"input_psnr": result.mean["psnr"], "input_ssim": result.mean["ssim"]}
 
 
 def _load_datasets(cfg: TrainConfig) -> tuple[list[PairImages], list[PairImages], str]:
@@ -187,12 +188,11 @@ def _exposed_targets(model_cfg: MIRNetConfig, cfg: TrainConfig, high: torch.Tens
     return expose(high, ev, model_cfg.highlight_knee, white=gain), gain
 
 
-def _weights_extra(cfg: TrainConfig, context: int) -> dict[str, str]:
-    """Metadata the engine reads back: context window, crop, and whether EV was trained for."""
-    extra = {"context_window": str(context), "train_crop": str(cfg.data.crop)}
-    if cfg.augment.true_exposure and cfg.augment.ev_jitter_prob > 0:
-        extra["exposure_control"] = "trained"
-    return extra
+def _weights_extra(cfg: TrainConfig, model_cfg: MIRNetConfig, context: int) -> dict[str, str]:
+    """The contract the engine reads back (:class:`core.weights.ModelDescriptor`): context window,
+    crop, and whether EV was trained for."""
+    return ModelDescriptor(architecture=model_cfg, context_window=context, train_crop=cfg.data.crop,
+                           exposure_trained=cfg.augment.true_exposure and cfg.augment.ev_jitter_prob > 0).metadata()
 
 
 def _add_exposure_head(cfg: TrainConfig, model_cfg: MIRNetConfig, train_items: list[PairImages],
@@ -408,12 +408,12 @@ def train(
         if dist.is_main:
             meta = {"training_data": data_description, "epochs": epoch + 1, "val_psnr": metrics["val_psnr"],
                     "val_ssim": metrics["val_ssim"],
-                    "extra": _weights_extra(cfg, context)}
+                    "extra": _weights_extra(cfg, model_cfg, context)}
             result.last_weights = save_weights(out_dir / "weights" / "last.safetensors", eval_model, **meta)
             if improved:
                 result.best_weights = save_weights(out_dir / "weights" / "best.safetensors", eval_model, **meta)
             write_json_atomically(out_dir / "metrics.json", {"baseline": baseline, "history": history,
-                                                        "best_psnr": best_psnr, "best_ssim": best_ssim})
+                                                             "best_psnr": best_psnr, "best_ssim": best_ssim})
             write_curves(out_dir / "curves.png", history)
             save_resume_state(out_dir, {
                 "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),

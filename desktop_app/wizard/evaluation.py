@@ -12,7 +12,7 @@ import numpy as np
 
 from core.baselines import autocontrast
 from core.errors import CancelledError
-from core.metrics import psnr, ssim
+from core.evaluation import evaluate_pairs
 from trainer.config import TrainConfig
 from trainer.data import PairImages, load_pairs, select_pairs
 
@@ -38,26 +38,21 @@ def validation_pairs(cfg: TrainConfig) -> list[PairImages]:
     return load_pairs(pairs, d.val_max_side)
 
 
-def _mean_metrics(outputs: list[np.ndarray], items: list[PairImages]) -> tuple[float, float]:
-    ps, ss = [], []
-    for out, item in zip(outputs, items):
-        ref = item.high.astype(np.float32) / 255.0
-        ps.append(psnr(out, ref))
-        ss.append(ssim(out, ref))
-    return float(np.mean(ps)), float(np.mean(ss))
+def _mean_metrics(method: Callable[[np.ndarray], np.ndarray], items: list[PairImages]) -> tuple[float, float]:
+    result = evaluate_pairs(lambda item: method(item.low.astype(np.float32) / 255.0),
+                            ((item, item.high.astype(np.float32) / 255.0) for item in items))
+    return result.mean["psnr"], result.mean["ssim"]
 
 
-def _model_row(key: str, label: str, weights: Path, items: list[PairImages], cfg: TrainConfig,
-               context_window: int | None) -> EvalRow:
+def _model_row(key: str, label: str, weights: Path, items: list[PairImages], cfg: TrainConfig) -> EvalRow:
+    """The model in ``weights`` scored as :func:`trainer.loop.evaluate` scores validation, at the
+    context window its weights record (the app's window: :class:`core.weights.ModelDescriptor`)."""
     from core.weights import load_weights
     from trainer.loop import evaluate, select_device
 
     device = select_device(cfg.device)
     model, info = load_weights(weights, device)
-    if context_window is None:  # the current model: the window it was trained for, if recorded
-        recorded = info.extra.get("context_window")
-        context_window = int(recorded) if recorded and recorded.isdigit() else model.context_window
-    metrics, _ = evaluate(model, items, device, cfg.precision, context_window)
+    metrics, _ = evaluate(model, items, device, cfg.precision, info.descriptor.context_window)
     return EvalRow(key, f"{label} ({info.summary()})", metrics["val_psnr"], metrics["val_ssim"])
 
 
@@ -68,8 +63,9 @@ def compare_on_validation(
     report: Callable[[EvalRow], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> list[EvalRow]:
-    """PSNR/SSIM (data range 1.0, full images) of the input, autocontrast, the current model and the
-    new one; each row is also passed to ``report`` as soon as it is known."""
+    """PSNR/SSIM (data range 1.0, full images: :mod:`core.evaluation`) of the input, autocontrast,
+    the current model and the new one, each model at the context window its weights record;
+    each row is also passed to ``report`` as soon as it is known."""
     items = validation_pairs(cfg)
     if not items:
         raise ValueError("This run has no validation images to compare on.")
@@ -82,18 +78,17 @@ def compare_on_validation(
         if report is not None:
             report(row)
 
-    inputs = [item.low.astype(np.float32) / 255.0 for item in items]
-    add(EvalRow("input", "Input (no enhancement)", *_mean_metrics(inputs, items)))
-    add(EvalRow("autocontrast", "Autocontrast", *_mean_metrics([autocontrast(x) for x in inputs], items)))
+    add(EvalRow("input", "Input (no enhancement)", *_mean_metrics(lambda x: x, items)))
+    add(EvalRow("autocontrast", "Autocontrast", *_mean_metrics(autocontrast, items)))
     if current_weights is None or not Path(current_weights).is_file():
         add(EvalRow("current", "Current model", error="no current model file"))
     else:
         try:
-            add(_model_row("current", "Current model", Path(current_weights), items, cfg, None))
+            add(_model_row("current", "Current model", Path(current_weights), items, cfg))
         except CancelledError:
             raise
         except Exception as exc:  # a broken or foreign current model must not hide the new result
             log.warning("current model not evaluated: %s", exc)
             add(EvalRow("current", "Current model", error=str(exc)))
-    add(_model_row("new", "New model", Path(new_weights), items, cfg, cfg.effective_context_window))
+    add(_model_row("new", "New model", Path(new_weights), items, cfg))
     return rows
