@@ -38,6 +38,7 @@ from .batch import (
 )
 from .errors import CoreError, ImageWriteError, WeightsError
 from .exposure import EV_RANGE, best_exposure, check_exposure
+from .progress import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,6 @@ def _make_enhancer(weights_option: str | None, device: str) -> Any:
 # ------------------------------------------------------------------------------------- progress
 
 
-def _format_seconds(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    minutes, secs = divmod(int(seconds + 0.5), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 class _ProgressBar:
     """A plain-text bar on stderr: redrawn with ``\\r`` on a terminal, one line per file otherwise."""
 
@@ -149,7 +142,7 @@ class _ProgressBar:
             bar = "#" * filled + "." * (self.WIDTH - filled)
             finished = step.index + (step.stage not in ("start", "progress"))
             line = (f"\r[{bar}] {finished}/{step.total} {step.fraction:4.0%}  {step.path.name[:40]}  "
-                    f"ETA {_format_seconds(step.eta_s)} ")
+                    f"ETA {format_duration(step.eta_s)} ")
             print(line, end="", file=sys.stderr, flush=True)
             self._drawn = True
         elif step.stage in ("done", "skipped"):
@@ -240,7 +233,7 @@ def _run_enhance(args: argparse.Namespace) -> int:
         summary += f", {len(report.skipped)} skipped (output exists)"
     if report.failed:
         summary += f", {len(report.failed)} failed"
-    print(f"{summary} in {_format_seconds(report.elapsed_s)}", file=sys.stderr)
+    print(f"{summary} in {format_duration(report.elapsed_s)}", file=sys.stderr)
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if report.failed else EXIT_OK

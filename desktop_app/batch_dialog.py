@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.progress import Throttle, format_duration
+
 from .engine import Engine
 from .save_dialog import folder_problem
 from .settings import AppSettings
@@ -46,12 +47,7 @@ SETTINGS_TO_BATCH = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp",
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "estimating…"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s left"
-    return f"{seconds} s left"
+    return f"{format_duration(seconds)} left"
 
 
 def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: Any, *,
@@ -59,12 +55,10 @@ def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: Any, *
     """Pool thread: run ``core.batch`` and forward its progress (per-file progress throttled)."""
     from core.batch import run_batch
 
-    last = [0.0]
+    throttle = Throttle(0.1)
 
     def on_file_progress(step: Any) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.1:
-            last[0] = now
+        if throttle.ready():
             report(step)
 
     return run_batch(engine, inputs, out_dir, options, cancel, on_progress=report,

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from core.progress import PROGRESS_INTERVAL_S, Throttle
+
 from . import engine as eng
 from .imaging import PREVIEW_MAX_SIDE, THUMBNAIL_MAX_SIDE, downscale, pyramid, to_uint8
 
@@ -131,15 +133,13 @@ def load_model_job(factory: eng.EngineFactory, weights: Path | None) -> ModelLoa
 class _Throttle:
     """Forward progress at most every ``interval`` seconds (plus the first and last)."""
 
-    def __init__(self, report: Report, path: Path, interval: float = 0.05) -> None:
-        self.report, self.path, self.interval = report, path, interval
-        self.last = 0.0
+    def __init__(self, report: Report, path: Path, interval: float = PROGRESS_INTERVAL_S) -> None:
+        self.report, self.path = report, path
+        self.throttle = Throttle(interval)
 
     def __call__(self, event: Any) -> None:
         fraction = float(getattr(event, "fraction", 0.0))
-        now = time.monotonic()
-        if fraction >= 1.0 or now - self.last >= self.interval:
-            self.last = now
+        if self.throttle.ready(final=fraction >= 1.0):
             self.report(StageProgress(self.path, fraction, str(getattr(event, "stage", ""))))
 
 

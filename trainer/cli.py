@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.config import PRESETS
 from core.errors import CancelledError, CoreError
+from core.progress import format_duration
 
 from .config import (
     PICTURE_AUGMENT_PARTS,
@@ -107,13 +108,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def _format_eta(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Run ``lowlight train``; returns the process exit code."""
     from .checkpoint import CheckpointError, prepare_run_folder
@@ -140,7 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
             m = event.metrics
             print(f"\repoch {event.epoch}/{event.epochs}  loss {m['loss']:.4f}  val PSNR {m['val_psnr']:.2f} dB  "
                   f"SSIM {m['val_ssim']:.3f}  best {event.best_psnr:.2f} dB  lr {m['lr']:.2e}  "
-                  f"{m['time_s']:.0f}s/epoch  ETA {_format_eta(event.eta_s)}", file=sys.stderr, flush=True)
+                  f"{m['time_s']:.0f}s/epoch  ETA {format_duration(event.eta_s)}", file=sys.stderr, flush=True)
 
     try:
         result = train(cfg, resume=args.resume, callback=report)
@@ -151,7 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     b = result.baseline
-    print(f"done in {_format_eta(time.monotonic() - started)}: best val PSNR {result.best_psnr:.2f} dB / "
+    print(f"done in {format_duration(time.monotonic() - started)}: best val PSNR {result.best_psnr:.2f} dB / "
           f"SSIM {result.best_ssim:.3f} (input: {b.get('input_psnr', float('nan')):.2f} dB / "
           f"{b.get('input_ssim', float('nan')):.3f})")
     print(f"weights: {result.best_weights}")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from core.config import PRESETS
 from core.errors import CoreError
+from core.progress import format_duration
 from core.weights import WeightsInfo, read_weights_info
 from trainer.checkpoint import clear_run
 from trainer.config import PICTURE_COLOUR_WEIGHT, DataConfig, OptimConfig, TrainConfig, picture_augment
@@ -34,7 +35,7 @@ from trainer.probe import ProbeResult, preset_parameters, probe_epoch_time
 from trainer.user_models import RunInfo, find_runs, safe_name
 
 from ..workers import JobRunner, Worker
-from .state import RunPlan, format_duration
+from .state import RunPlan
 
 log = logging.getLogger(__name__)
 

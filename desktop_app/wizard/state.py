@@ -56,20 +56,6 @@ class RunPlan:
         return self.config_path
 
 
-def format_duration(seconds: float | None) -> str:
-    """``1h05m``, ``3m20s``, ``12 s`` (``–`` for unknown)."""
-    if seconds is None or seconds != seconds:
-        return "–"
-    seconds = max(0, int(round(seconds)))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{h}h{m:02d}m"
-    if m:
-        return f"{m}m{s:02d}s"
-    return f"{s} s"
-
-
 def default_weights() -> Path | None:
     """The bundled default model, when it is installed."""
     from ..engine import default_weights_path

@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from core.progress import format_duration
 from trainer.user_models import read_run
 
 from .curves import CurvePlot, Series
 from .process import TrainingProcess
-from .state import RunPlan, format_duration
+from .state import RunPlan
 
 log = logging.getLogger(__name__)
 
