@@ -215,3 +215,55 @@ def test_eval_best_ev_reports_the_extra_row(tmp_path, tiny_weights, capsys):
     model, best = data["mean"]["model"], data["mean"]["model best EV"]
     assert best["psnr"] >= model["psnr"] - 1e-9
     assert all(-2 <= img["best_ev"] <= 2 for img in data["images"])
+
+
+def _exposed_u8(low: np.ndarray, gain: float) -> np.ndarray:
+    from core.exposure import expose
+
+    x = torch.from_numpy(low).permute(2, 0, 1)[None].float() / 255.0
+    return (expose(x, torch.tensor([gain]), 0.85)[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+
+
+def _bracket_items(offsets_ev: list[float]):
+    """Pairs whose reference is the low frame exposed ``true_gain * 2**offset``."""
+    from trainer.data import PairImages
+
+    rng = np.random.default_rng(1)
+    items = []
+    for i, offset in enumerate(offsets_ev):
+        low = (rng.random((48, 64, 3)) * 40 + 2).astype(np.uint8)
+        items.append(PairImages(f"scene{i}_1", low, _exposed_u8(low, 4.0 * 2.0**offset),
+                                low_log_average=0.01, high_log_average=0.04))  # true gain 4
+    return items
+
+
+def test_input_best_ev_finds_the_exposure_of_the_reference():
+    from trainer.exposure_fit import input_best_ev
+
+    for offset in (-0.8, 0.0, 0.6):
+        (item,) = _bracket_items([offset])
+        assert input_best_ev(item, 0.85) == pytest.approx(offset, abs=0.08)
+
+
+def test_calibration_recovers_the_networks_exposure_line_and_moves_the_head_targets():
+    from trainer.exposure_fit import ExposureFitConfig, calibrate_to_network, fit_calibrated_head, input_best_ev
+
+    offsets = [-0.9, -0.5, -0.2, 0.1, 0.4, 0.7, 1.0, 1.3]
+    items = _bracket_items(offsets)
+    cfg = ExposureFitConfig(bins=16, folds=4, calibration_pairs=8)
+
+    def enhance_at(item, ev):
+        # A "network" that already brightens by 0.4 x the input's own best EV + 0.1: its best
+        # exposure is then 0.6 x input EV - 0.1 above the true gain.
+        e = input_best_ev(item, 0.85, cfg)
+        return _exposed_u8(item.low, 4.0 * 2.0 ** (ev + 0.4 * e + 0.1)).astype(np.float32) / 255.0
+
+    input_evs = [input_best_ev(item, 0.85, cfg) for item in items]
+    calibration = calibrate_to_network(enhance_at, items, input_evs, cfg)
+    assert calibration is not None and calibration.pairs == 8
+    assert calibration.slope == pytest.approx(0.6, abs=0.08)
+    assert calibration.intercept == pytest.approx(-0.1, abs=0.06)
+    fit = fit_calibrated_head(items, enhance_at, 0.85, cfg)
+    assert fit.calibration is not None
+    # Too few pairs for a line: the targets stay at the log-average match.
+    assert calibrate_to_network(enhance_at, items[:3], input_evs[:3], cfg) is None

@@ -256,6 +256,8 @@ def test_picture_recipe_run_ends_with_a_fitted_exposure_head(lol_dataset: Path, 
     model, info = load_weights(result.best_weights)
     assert model.exposure_head is not None and model.config.highlight_knee is not None
     assert info.extra["exposure_control"] == "trained" and "stops" in info.extra["auto_exposure"]
+    # Calibrated on the trained network: the head aims where the network scores best.
+    assert "network's best exposure" in info.extra["auto_exposure"]
     # The head's output is a real prediction, not the untouched initialisation.
     assert float(model.exposure_head.linear.weight.detach().abs().sum()) > 0
     enhancer = Enhancer(result.best_weights, device="cpu")

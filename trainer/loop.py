@@ -203,23 +203,27 @@ def _add_exposure_head(cfg: TrainConfig, model_cfg: MIRNetConfig, train_items: l
         return
     from .exposure_fit import (
         ExposureFitConfig,
-        fit_exposure_head,
+        fit_calibrated_head,
         fit_metadata,
         head_error_stops,
+        network_at_true_gain,
         with_exposure_head,
     )
 
     fit_cfg = ExposureFitConfig()
-    try:
-        fit = fit_exposure_head(train_items, fit_cfg, model_cfg.exposure_key)
-    except ValueError as exc:
-        log.warning("no auto-exposure head: %s", exc)
-        return
-    val_stops = head_error_stops(fit, val_items, fit_cfg) if val_items else None
-    log.info("auto-exposure head: grouped-CV RMS %.2f stops (fixed key %.2f)", fit.cv_rms_stops,
-             fit.fixed_key_rms_stops)
     for path in dict.fromkeys(p for p in paths if p is not None):
         model, info = load_weights(path)
+        # Calibrated on this very network (trainer/exposure_fit.py): the head aims at the exposure
+        # where the network scores best, not at the reference's log-average.
+        runner = network_at_true_gain(copy.deepcopy(model), info.descriptor.context_window)
+        try:
+            fit = fit_calibrated_head(train_items, runner, model_cfg.highlight_knee, fit_cfg, model_cfg.exposure_key)
+        except ValueError as exc:
+            log.warning("no auto-exposure head: %s", exc)
+            return
+        val_stops = head_error_stops(fit, val_items, fit_cfg, model_cfg.highlight_knee) if val_items else None
+        log.info("auto-exposure head for %s: grouped-CV RMS %.2f stops (fixed key %.2f)", path.name,
+                 fit.cv_rms_stops, fit.fixed_key_rms_stops)
         save_weights(path, with_exposure_head(model, fit, fit_cfg.bins), training_data=info.training_data,
                      epochs=info.epochs, val_psnr=info.val_psnr, val_ssim=info.val_ssim,
                      extra={**info.extra, **fit_metadata(fit, val_stops)})
