@@ -43,6 +43,7 @@ from .atomic import free_name, remove_stale_temp_files
 from .errors import CancelledError, CoreError, ImageWriteError, OutputExistsError
 from .exposure import check_exposure
 from .files import file_problem, resolved
+from .formats import OUTPUT_FORMATS as FORMATS
 from .io import READ_EXTENSIONS, read_image, same_format_extension, write_image
 from .steps import run_to_end
 
@@ -51,8 +52,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: ``same`` or a name of :data:`core.formats.OUTPUT_FORMATS`.
 OutputFormat = Literal["same", "png", "jpg", "tif", "webp", "heic"]
-OUTPUT_FORMATS: tuple[str, ...] = ("same", "png", "jpg", "tif", "webp", "heic")
+OUTPUT_FORMATS: tuple[str, ...] = ("same", *FORMATS)
 #: Added to each output's file name stem: ``photo.jpg`` -> ``photo_enhanced.jpg``.
 DEFAULT_SUFFIX = "_enhanced"
 
@@ -195,8 +197,8 @@ def plan_output(input_path: str | Path, out_dir: str | Path, suffix: str = DEFAU
     source = Path(input_path)
     if fmt == "same":
         extension = same_format_extension(source)
-    elif fmt in OUTPUT_FORMATS:
-        extension = f".{fmt}"
+    elif fmt in FORMATS:
+        extension = FORMATS[fmt].extension
     else:
         raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {fmt!r}")
     return Path(out_dir) / f"{source.stem}{suffix}{extension}"

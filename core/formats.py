@@ -7,6 +7,8 @@ the JPEG it is (with a note), and a ``.tif`` that is really a DNG goes to the RA
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
+from pathlib import Path
 
 #: RAW files LibRaw reads (lower case, with dot): DNG and the makers' own formats.
 RAW_EXTENSIONS = frozenset({
@@ -18,6 +20,53 @@ RAW_EXTENSIONS = frozenset({
 HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif", ".avif"})
 #: The other formats read through Pillow.
 RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A format an enhanced photo can be saved in."""
+
+    name: str  # the one name: CLI ``--format``, batch options, the app's settings
+    label: str  # for people
+    extensions: tuple[str, ...]  # the first is the one written; the others mean the same
+    encoder: str  # core.io's encoder (its ``ImageData.format`` names)
+    lossy: bool  # takes a quality setting
+    deep: bool  # holds 16 bits per channel
+
+    @property
+    def extension(self) -> str:
+        return self.extensions[0]
+
+
+#: The output-format vocabulary, in the order menus show it.
+OUTPUT_FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
+    OutputFormat("jpg", "JPEG", (".jpg", ".jpeg"), "JPEG", lossy=True, deep=False),
+    OutputFormat("png", "PNG", (".png",), "PNG", lossy=False, deep=True),
+    OutputFormat("tif", "TIFF", (".tif", ".tiff"), "TIFF", lossy=False, deep=True),
+    OutputFormat("webp", "WebP", (".webp",), "WEBP", lossy=True, deep=False),
+    OutputFormat("heic", "HEIC", (".heic", ".heif", ".hif"), "HEIF", lossy=True, deep=True),
+)}
+#: Other spellings accepted for a format name (older settings files said "jpeg" and "tiff").
+_FORMAT_ALIASES = {"jpeg": "jpg", "tiff": "tif", "heif": "heic"}
+
+
+def output_format(name: str) -> OutputFormat:
+    """The output format called ``name`` (any case; ``jpeg``, ``tiff``, ``heif`` or an extension
+    such as ``.jpeg`` also do); ``ValueError`` for others."""
+    key = name.strip().lower().removeprefix(".")
+    key = _FORMAT_ALIASES.get(key, key)
+    if key in OUTPUT_FORMATS:
+        return OUTPUT_FORMATS[key]
+    for fmt in OUTPUT_FORMATS.values():
+        if f".{key}" in fmt.extensions:
+            return fmt
+    raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, not {name!r}")
+
+
+def output_format_of(path: str | Path) -> OutputFormat | None:
+    """The output format a file name's extension asks for, or None."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f in OUTPUT_FORMATS.values() if suffix in f.extensions), None)
+
 
 #: What content a file name promises (for the "the name says X, the content is Y" note).
 EXPECTED_KIND = {

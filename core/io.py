@@ -38,6 +38,7 @@ from .formats import (
     EXPECTED_KIND,
     HEIF_EXTENSIONS,
     KIND_NAMES,
+    OUTPUT_FORMATS,
     RASTER_EXTENSIONS,
     RAW_EXTENSIONS,
     TiffWalker,
@@ -56,8 +57,8 @@ DEFAULT_MAX_PIXELS = 200_000_000
 #: File extensions (lower case, with dot) that :func:`read_image` is meant for.
 READ_EXTENSIONS = RASTER_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
 #: File extensions :func:`write_image` can produce, and the format each one means.
-WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
-                 ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF", ".avif": "AVIF"}
+#: (:data:`core.formats.OUTPUT_FORMATS`, and AVIF, which is written but not offered).
+WRITE_FORMATS = {**{ext: f.encoder for f in OUTPUT_FORMATS.values() for ext in f.extensions}, ".avif": "AVIF"}
 #: What ``--format same`` writes for inputs whose own format cannot be written.
 SAME_FORMAT_FALLBACK = {**{ext: ".tif" for ext in RAW_EXTENSIONS}, ".bmp": ".png", ".gif": ".png"}
 _READ_FORMATS = {"JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "AVIF"}

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.formats import OUTPUT_FORMATS
 from core.progress import Throttle, format_duration
 
 from .engine import Engine
@@ -38,10 +39,9 @@ from .workers import JobRunner, Worker
 
 log = logging.getLogger(__name__)
 
-# core.batch format names, with labels; settings use "jpeg"/"tiff", core.batch "jpg"/"tif"
-BATCH_FORMATS = [("same", "Same as original (RAW: 16-bit TIFF)"), ("jpg", "JPEG"), ("png", "PNG"), ("tif", "TIFF"),
-                 ("webp", "WebP"), ("heic", "HEIC")]
-SETTINGS_TO_BATCH = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp", "heic": "heic"}
+# core's format names (the settings use the same), with labels
+BATCH_FORMATS = [("same", "Same as original (RAW: 16-bit TIFF)"),
+                 *((name, fmt.label) for name, fmt in OUTPUT_FORMATS.items())]
 
 
 def format_eta(seconds: float | None) -> str:
@@ -114,7 +114,7 @@ class BatchDialog(QDialog):
         for value, label in BATCH_FORMATS:
             self.format_combo.addItem(label, value)
         self.format_combo.setCurrentIndex(
-            max(0, self.format_combo.findData(SETTINGS_TO_BATCH.get(settings.export_format, "same"))))
+            max(0, self.format_combo.findData(settings.export_format)))
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setSuffix(" %")
@@ -254,7 +254,8 @@ class BatchDialog(QDialog):
         self.found_label.setText(f"{count} photo{'s' if count != 1 else ''} found")
 
     def _on_format_changed(self, *_: object) -> None:
-        self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpg", "webp", "heic"))
+        fmt = OUTPUT_FORMATS.get(self.format_combo.currentData())
+        self.quality_spin.setEnabled(fmt is None or fmt.lossy)  # "same" may be lossy
 
     def _on_start_clicked(self) -> None:
         inputs = self.inputs()

@@ -237,7 +237,7 @@ def _quick_preview(engine: eng.Engine, path: Path, look: _Look, exposure: float,
 class ExportOptions:
     """How to write an enhanced photo."""
 
-    fmt: str = "jpeg"
+    fmt: str = "jpg"  # a name of core.formats.OUTPUT_FORMATS
     quality: int = 95
     keep_metadata: bool = True
 

@@ -21,21 +21,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.formats import OUTPUT_FORMATS, output_format_of
+
 from .jobs import ExportOptions
 from .settings import FORMAT_EXTENSIONS, FORMATS
 
-FORMAT_LABELS = {"jpeg": "JPEG", "png": "PNG (lossless)", "tiff": "TIFF (lossless, 16-bit if source)",
+FORMAT_LABELS = {"jpg": "JPEG", "png": "PNG (lossless)", "tif": "TIFF (lossless, 16-bit if source)",
                  "webp": "WebP", "heic": "HEIC (10-bit if source is deeper)"}
-LOSSY = {"jpeg", "webp", "heic"}
+LOSSY = {name for name, fmt in OUTPUT_FORMATS.items() if fmt.lossy}
 
 
-def format_of(path: Path, default: str = "jpeg") -> str:
+def format_of(path: Path, default: str = "jpg") -> str:
     """Format name for ``path``'s extension."""
-    suffix = path.suffix.lower()
-    for fmt, ext in FORMAT_EXTENSIONS.items():
-        if suffix == ext or (fmt == "jpeg" and suffix == ".jpeg") or (fmt == "tiff" and suffix == ".tiff"):
-            return fmt
-    return default
+    fmt = output_format_of(path)
+    return fmt.name if fmt is not None else default
 
 
 def folder_problem(folder: Path) -> str:

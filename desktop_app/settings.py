@@ -10,13 +10,16 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from core.formats import OUTPUT_FORMATS, output_format
+
 from . import APP_NAME
 
 log = logging.getLogger(__name__)
 
 MODES = ("fast", "full")
-FORMATS = ("jpeg", "png", "tiff", "webp", "heic")
-FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp", "heic": ".heic"}
+#: Export formats: core's one vocabulary (``jpg``, ``png``, ``tif``, ``webp``, ``heic``).
+FORMATS = tuple(OUTPUT_FORMATS)
+FORMAT_EXTENSIONS = {name: fmt.extension for name, fmt in OUTPUT_FORMATS.items()}
 
 
 @dataclass
@@ -31,7 +34,7 @@ class AppSettings:
     strength: float = 1.0
     exposure: float = 0.0  # stops from the automatic exposure
     weights_path: str = ""  # "" = the bundled default model
-    export_format: str = "jpeg"
+    export_format: str = "jpg"
     jpeg_quality: int = 95
     keep_metadata: bool = True
     save_suffix: str = "_enhanced"
@@ -46,7 +49,9 @@ class AppSettings:
         defaults = AppSettings()
         if self.mode not in MODES:
             self.mode = defaults.mode
-        if self.export_format not in FORMATS:
+        try:  # older settings files say "jpeg" / "tiff"
+            self.export_format = output_format(str(self.export_format)).name
+        except ValueError:
             self.export_format = defaults.export_format
         self.jpeg_quality = min(100, max(1, int(self.jpeg_quality)))
         self.strength = min(1.0, max(0.0, float(self.strength)))

@@ -98,7 +98,7 @@ def test_saving_a_raw_as_heic_and_tiff_keeps_exif(tmp_path):
 
     result = enhance_job(StubEngine(), _dng(tmp_path / "r.dng"), "fast", "stub", report=lambda _: None,
                          cancel=threading.Event())
-    for fmt, ext in (("heic", ".heic"), ("tiff", ".tif")):
+    for fmt, ext in (("heic", ".heic"), ("tif", ".tif")):
         written = save_job(result, tmp_path / f"out{ext}", 1.0, ExportOptions(fmt=fmt, quality=90))
         back = eng.read_image(written)
         exif = Image.Exif()

@@ -34,3 +34,16 @@ def test_defaults_and_bad_values(tmp_path: Path) -> None:
     assert loaded.jpeg_quality == 95
     assert loaded.strength == 1.0
     assert loaded.keep_metadata is False
+
+
+def test_export_format_uses_cores_vocabulary_and_reads_older_names(tmp_path: Path) -> None:
+    from core.formats import OUTPUT_FORMATS
+
+    path = tmp_path / "s.ini"
+    for stored, expected in (("jpeg", "jpg"), ("tiff", "tif"), ("JPEG", "jpg"), ("webp", "webp"), ("bmp", "jpg")):
+        store = open_store(path)
+        store.setValue("export_format", stored)
+        store.sync()
+        loaded = load_settings(open_store(path))
+        assert loaded.export_format == expected, stored
+        assert loaded.export_format in OUTPUT_FORMATS

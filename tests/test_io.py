@@ -523,3 +523,20 @@ def test_integer_alpha_is_kept(tmp_path, rng):
     np.testing.assert_array_equal(data.alpha, rgba[:, :, 3])
     out = write_image(tmp_path / "b.png", data.pixels, alpha=data.alpha)
     np.testing.assert_array_equal(np.asarray(Image.open(out)), rgba)
+
+
+def test_one_output_format_vocabulary():
+    from core.batch import OUTPUT_FORMATS as BATCH_FORMATS
+    from core.formats import OUTPUT_FORMATS, output_format, output_format_of
+    from core.io import WRITE_FORMATS
+
+    assert BATCH_FORMATS == ("same", *OUTPUT_FORMATS)
+    for name in ("jpg", "jpeg", "JPEG", ".jpeg"):
+        assert output_format(name).name == "jpg"
+    assert output_format("tiff").name == "tif" and output_format("heif").name == "heic"
+    with pytest.raises(ValueError):
+        output_format("gif")
+    for fmt in OUTPUT_FORMATS.values():  # every offered format is written by its extensions
+        assert all(WRITE_FORMATS[ext] == fmt.encoder for ext in fmt.extensions)
+        assert output_format_of(Path("x" + fmt.extension.upper())) is fmt
+    assert output_format_of(Path("x.bmp")) is None
