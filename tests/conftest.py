@@ -42,28 +42,3 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = MIRNet(MIRNetConfig(channels=8, num_rrg=1, num_mrb=1))
     return save_weights(tmp_path_factory.mktemp("weights") / "tiny.safetensors", model, epochs=1)
-
-
-# --- Qt teardown at interpreter exit ---------------------------------------------------------
-# After every test has passed and pytest has printed its summary, the interpreter can crash
-# (SIGSEGV) while tearing down PySide6 objects left by the app and wizard tests (seen with
-# PySide6 6.11.3 when both suites run in one process). The exit status would then be 139
-# whatever the tests said. Until the object whose destruction crashes is found, end the test
-# process with pytest's own status once everything is reported.
-_exit_status: int | None = None
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _exit_status
-    _exit_status = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
-    import os
-    import sys
-
-    if _exit_status is not None and "PySide6" in sys.modules:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status)

@@ -19,7 +19,7 @@ from PIL import Image
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 __all__ = ["StubEngine", "make_photo", "photo_dir", "stub_engine", "make_window", "isolated_user_dirs",
-           "wait_idle"]
+           "empty_clipboard", "wait_idle"]
 
 
 class StubEngine:
@@ -74,6 +74,22 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (home / sub).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(home / sub))
     return home
+
+
+@pytest.fixture(autouse=True)
+def empty_clipboard() -> Iterator[None]:
+    """Empty the clipboard after each test.
+
+    Mime data a test hands to the clipboard is owned by Qt's clipboard store, a static object
+    of libQt6Gui that is destroyed by the C runtime's exit handlers, after Python has shut down:
+    deleting the QMimeData then calls into the gone interpreter (via its PySide wrapper) and the
+    test process ends with SIGSEGV. Emptying the clipboard deletes it while Python is alive.
+    """
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is not None:
+        QGuiApplication.clipboard().clear()
 
 
 @pytest.fixture
