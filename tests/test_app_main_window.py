@@ -76,7 +76,7 @@ def test_strength_changes_without_reinference(qtbot, make_window, tmp_path: Path
     window.view.set_mode("after")
     full = window.view.grab().toImage()
     window.controls.strength_slider.setValue(0)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: window.view.strength == 0.0)
     none = window.view.grab().toImage()
     centre = (window.view.width() // 2, window.view.height() // 2)
     assert none.pixelColor(*centre).lightness() < full.pixelColor(*centre).lightness()
