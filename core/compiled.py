@@ -16,31 +16,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from . import user_folders
 from .atomic import write_atomically
 from .model import MIRNet
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming the cache folder (default: the user's cache folder).
-CACHE_ENV = "LOWLIGHT_CACHE_DIR"
-APP_NAME = "lowlight-studio"
-
-
 def cache_dir() -> Path:
-    """Where compiled packages are kept: ``$LOWLIGHT_CACHE_DIR/compiled`` or the user cache folder."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override) / "compiled"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_NAME)) / "compiled"
+    """Where compiled packages are kept: ``compiled/`` in :func:`core.user_folders.cache_dir`."""
+    return user_folders.cache_dir() / "compiled"
 
 
 def compiled_available() -> bool:

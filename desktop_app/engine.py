@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from trainer.user_models import user_models_dir as _trainer_user_models_dir
+from core.user_folders import user_models_dir as _user_models_dir
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def default_weights_path() -> Path:
 
 def user_models_dir() -> Path:
     """Where installed models live; the same folder the retraining wizard installs into."""
-    return _trainer_user_models_dir()
+    return _user_models_dir()
 
 
 @dataclass(frozen=True)

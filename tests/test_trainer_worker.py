@@ -218,11 +218,12 @@ def test_probe_can_be_cancelled_and_reports_bad_data(dataset: Path, tmp_path: Pa
 
 
 def test_user_models_install_list_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import user_folders
     from trainer import user_models
 
-    monkeypatch.setenv(user_models.DATA_DIR_ENV, str(tmp_path / "data"))
-    assert user_models.user_models_dir() == tmp_path / "data" / "models"
-    assert user_models.runs_dir() == tmp_path / "data" / "runs"
+    monkeypatch.setenv(user_folders.DATA_DIR_ENV, str(tmp_path / "data"))
+    assert user_folders.user_models_dir() == tmp_path / "data" / "models"
+    assert user_folders.runs_dir() == tmp_path / "data" / "runs"
     assert user_models.list_installed_models() == []
     src = tmp_path / "best.safetensors"
     src.write_bytes(b"weights")
@@ -234,8 +235,8 @@ def test_user_models_install_list_and_env_override(tmp_path: Path, monkeypatch: 
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
     with pytest.raises(FileNotFoundError):
         user_models.install_weights(tmp_path / "missing.safetensors", "x")
-    monkeypatch.delenv(user_models.DATA_DIR_ENV)
-    assert user_models.data_dir().name == "lowlight-studio"
+    monkeypatch.delenv(user_folders.DATA_DIR_ENV)
+    assert user_folders.data_dir().name == "lowlight-studio"
 
 
 def test_find_runs_lists_resumable_runs(tmp_path: Path) -> None:

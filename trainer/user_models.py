@@ -1,46 +1,23 @@
-"""The user's data folders: installed models (``models/``) and training runs (``runs/``).
-
-Both live under ``platformdirs.user_data_dir("lowlight-studio")``; the environment variable
-``LOWLIGHT_STUDIO_DATA_DIR`` replaces that folder (tests, portable installs).
-"""
+"""What the user's data folders hold: installed models and training runs (where the folders
+are: :mod:`core.user_folders`)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from core.atomic import write_atomically
+from core.user_folders import runs_dir, user_models_dir
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "lowlight-studio"
-DATA_DIR_ENV = "LOWLIGHT_STUDIO_DATA_DIR"
 WEIGHTS_SUFFIX = ".safetensors"
 RESUME_FILE = "resume_state.pt"  # trainer.checkpoint.RESUME_FILE (not imported: that pulls in torch)
-
-
-def data_dir() -> Path:
-    """The application's user data folder (``$LOWLIGHT_STUDIO_DATA_DIR`` when set)."""
-    override = os.environ.get(DATA_DIR_ENV)
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
-
-
-def user_models_dir() -> Path:
-    """Where installed models live (not created here)."""
-    return data_dir() / "models"
-
-
-def runs_dir() -> Path:
-    """Where the wizard's training runs live (not created here)."""
-    return data_dir() / "runs"
 
 
 def safe_name(name: str, default: str = "model") -> str:

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from trainer.user_models import install_weights, user_models_dir
+from core.user_folders import user_models_dir
+from trainer.user_models import install_weights
 
 from ..workers import JobRunner, Worker
 from .evaluation import EvalRow, compare_on_validation

@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
-from trainer.user_models import find_runs, runs_dir
+from core.user_folders import runs_dir
+from trainer.user_models import find_runs
 
 from .data_page import DataPage
 from .finish_page import FinishPage
