@@ -256,3 +256,27 @@ def test_find_runs_lists_resumable_runs(tmp_path: Path) -> None:
     unfinished = find_runs(tmp_path, unfinished_only=True)
     assert [r.name for r in unfinished] == ["a"]
     assert "epoch 1/3" in unfinished[0].summary() and unfinished[0].resumable and not unfinished[0].finished
+
+
+def test_protocol_events_round_trip_as_json_lines() -> None:
+    from trainer import protocol
+
+    events = [
+        protocol.Started(out_dir="/runs/a", resume=False, pid=42, epochs=3),
+        protocol.Step(epoch=1, epochs=3, step=10, steps=20, loss=0.25, elapsed_s=1.5),
+        protocol.Epoch(epoch=1, epochs=3, metrics={"val_psnr": 20.5}, best_psnr=20.5, eta_s=12.0, preview=None),
+        protocol.Done(completed=True, best_weights="/w/best.safetensors", last_weights=None, best_psnr=21.0,
+                      best_ssim=0.7, baseline={"input_psnr": 9.0}, epochs_done=3),
+        protocol.Cancelled(message="stopped", epochs_done=1),
+        protocol.Failed(message="bad data", kind="DatasetError"),
+    ]
+    for event in events:
+        line = protocol.encode(event)
+        assert "\n" not in line and json.loads(line)["event"] == event.name
+        assert protocol.decode(line) == event
+    nan = protocol.decode(protocol.encode(protocol.Step(epoch=1, epochs=1, step=1, steps=1, loss=float("nan"),
+                                                        elapsed_s=0.0)))
+    assert nan.loss is None
+    for junk in ('{"event": "party"}', '[1, 2]', '{"event": "step", "epoch": 1}'):
+        with pytest.raises(ValueError):
+            protocol.decode(junk)

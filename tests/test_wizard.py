@@ -13,6 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from test_trainer_worker import make_lol_dataset  # noqa: E402
 
+from trainer import protocol  # noqa: E402
+
 # The training child process needs ~10 s on a quiet 2-core machine; allow for a loaded one.
 PROCESS_WAIT_MS = 240_000
 pytestmark = pytest.mark.timeout(900)
@@ -221,7 +223,7 @@ def test_cancel_then_resume_continues_from_checkpoint(qtbot, env: Path, dataset:
 
     # Resume on the same page: the next epoch reported is the one after the checkpoint
     epochs_seen: list[int] = []
-    training.process.event.connect(lambda e: e.get("event") == "epoch" and epochs_seen.append(e["epoch"]))
+    training.process.event.connect(lambda e: isinstance(e, protocol.Epoch) and epochs_seen.append(e.epoch))
     assert training.pause_button.text() == "Resume"
     training.pause_button.click()
     assert training.pause_button.text() == "Pause" and training.is_running()

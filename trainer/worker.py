@@ -1,16 +1,8 @@
 """Training in a child process, speaking JSON lines: ``python -m trainer.worker --config C.json [--resume]``.
 
-Every event is one JSON object on one line of stdout (nothing else is written there):
-
-* ``{"event": "started", "out_dir", "resume", "pid", "epochs"}``
-* ``{"event": "step", "epoch", "epochs", "step", "steps", "loss", "elapsed_s"}``
-* ``{"event": "epoch", "epoch", "epochs", "metrics": {...}, "best_psnr", "eta_s", "preview"}``
-  where ``preview`` is a PNG in the run folder: input | output | target of the first
-  validation image, downscaled (or null).
-* ``{"event": "done", "completed", "best_weights", "last_weights", "best_psnr", "best_ssim", "baseline", "epochs_done"}``
-* ``{"event": "cancelled", "message", "epochs_done"}``: stopped on request; the last finished
-  epoch's checkpoint stays, ``--resume`` continues from it.
-* ``{"event": "error", "message", "kind"}``
+Every event is one JSON object on one line of stdout (nothing else is written there): the
+typed events of :mod:`trainer.protocol` (started, step, epoch, done, cancelled, error), which
+the wizard decodes with the same dataclasses.
 
 Stopping: create the file ``STOP`` in the run folder, or send SIGTERM/SIGINT; the run stops at the
 next training step. Exit status: 0 done, 1 cancelled, 2 error. Logs go to stderr.
@@ -21,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -34,6 +25,7 @@ import numpy as np
 
 from core.atomic import write_atomically
 
+from . import protocol
 from .config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -52,28 +44,15 @@ def load_config(path: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(raw)
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: map them to None (recursively)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
-
-
 class Emitter:
-    """Writes one JSON object per line to the protocol stream (thread-safe, flushed)."""
+    """Writes one protocol event per line to the stream (thread-safe, flushed)."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self._lock = threading.Lock()
 
-    def __call__(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"event": event, **_finite(fields)}, allow_nan=False)
+    def __call__(self, event: protocol.WorkerEvent) -> None:
+        line = protocol.encode(event)
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()
@@ -144,8 +123,8 @@ def run(cfg: TrainConfig, *, resume: bool, emit: Emitter) -> int:
     def on_event(event: StepEvent | EpochEvent) -> None:
         nonlocal epochs_done
         if isinstance(event, StepEvent):
-            emit("step", epoch=event.epoch, epochs=event.epochs, step=event.step, steps=event.steps,
-                 loss=event.loss, elapsed_s=event.elapsed_s)
+            emit(protocol.Step(epoch=event.epoch, epochs=event.epochs, step=event.step, steps=event.steps,
+                               loss=event.loss, elapsed_s=event.elapsed_s))
             return
         epochs_done = event.epoch
         preview = None
@@ -155,28 +134,30 @@ def run(cfg: TrainConfig, *, resume: bool, emit: Emitter) -> int:
                                             event.preview_input, event.preview, event.preview_target))
             except OSError as exc:  # a preview is never worth stopping the run for
                 log.warning("preview not written: %s", exc)
-        emit("epoch", epoch=event.epoch, epochs=event.epochs, metrics=event.metrics, best_psnr=event.best_psnr,
-             eta_s=event.eta_s, preview=preview)
+        emit(protocol.Epoch(epoch=event.epoch, epochs=event.epochs, metrics=event.metrics,
+                            best_psnr=event.best_psnr, eta_s=event.eta_s, preview=preview))
 
-    emit("started", out_dir=str(out_dir), resume=resume, pid=os.getpid(), epochs=cfg.epochs)
+    emit(protocol.Started(out_dir=str(out_dir), resume=resume, pid=os.getpid(), epochs=cfg.epochs))
     try:
         result = train(cfg, resume=resume, callback=on_event, should_stop=stop)
     except CancelledError as exc:
-        emit("cancelled", message=str(exc), epochs_done=epochs_done)
+        emit(protocol.Cancelled(message=str(exc), epochs_done=epochs_done))
         return EXIT_CANCELLED
     except (CoreError, ValueError, OSError) as exc:
         log.error("training failed: %s", exc)
-        emit("error", message=str(exc), kind=type(exc).__name__)
+        emit(protocol.Failed(message=str(exc), kind=type(exc).__name__))
         return EXIT_ERROR
     except Exception as exc:  # anything else: report, with the traceback in the log
         log.error("training crashed:\n%s", traceback.format_exc())
-        emit("error", message=f"{type(exc).__name__}: {exc}", kind=type(exc).__name__)
+        emit(protocol.Failed(message=f"{type(exc).__name__}: {exc}", kind=type(exc).__name__))
         return EXIT_ERROR
     finally:
         stop.clear()
-    emit("done", completed=result.completed, best_weights=str(result.best_weights) if result.best_weights else None,
-         last_weights=str(result.last_weights) if result.last_weights else None, best_psnr=result.best_psnr,
-         best_ssim=result.best_ssim, baseline=result.baseline, epochs_done=len(result.history))
+    emit(protocol.Done(completed=result.completed,
+                       best_weights=str(result.best_weights) if result.best_weights else None,
+                       last_weights=str(result.last_weights) if result.last_weights else None,
+                       best_psnr=result.best_psnr, best_ssim=result.best_ssim, baseline=result.baseline,
+                       epochs_done=len(result.history)))
     return EXIT_DONE
 
 
@@ -199,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        emit("error", message=f"Cannot read the training configuration '{args.config}': {exc}", kind="ConfigError")
+        emit(protocol.Failed(message=f"Cannot read the training configuration '{args.config}': {exc}",
+                             kind="ConfigError"))
         return EXIT_ERROR
     return run(cfg, resume=args.resume, emit=emit)
 

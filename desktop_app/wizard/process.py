@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QIODevice, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from trainer import protocol
 from trainer.worker import STOP_FILE
 
 log = logging.getLogger(__name__)
@@ -30,12 +29,13 @@ def tail_lines(path: Path, count: int = 15) -> list[str]:
 class TrainingProcess(QObject):
     """One training child process at a time.
 
-    ``event`` carries every JSON object the worker prints; ``ended(outcome, message)`` comes once
+    ``event`` carries every event the worker reports (a :mod:`trainer.protocol` dataclass);
+    ``ended(outcome, message)`` comes once
     per process with outcome ``done``, ``cancelled``, ``error`` (the worker reported one) or
     ``crashed`` (it died without a word: the message then holds the last lines of its log).
     """
 
-    event = Signal(dict)
+    event = Signal(object)  # trainer.protocol.WorkerEvent
     ended = Signal(str, str)
     runningChanged = Signal(bool)  # noqa: N815 (Qt naming)
 
@@ -45,7 +45,7 @@ class TrainingProcess(QObject):
         self.run_dir: Path | None = None
         self._process: QProcess | None = None
         self._buffer = b""
-        self._last: dict[str, Any] | None = None
+        self._last: protocol.WorkerEvent | None = None
         self._killed = False
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
@@ -118,14 +118,13 @@ class TrainingProcess(QObject):
             if not text:
                 continue
             try:
-                message = json.loads(text)
+                event = protocol.decode(text)
             except ValueError:
-                log.warning("training worker said something that is not JSON: %s", text[:200])
+                log.warning("training worker said something that is not an event: %s", text[:200])
                 continue
-            if isinstance(message, dict) and "event" in message:
-                if message["event"] in ("done", "cancelled", "error"):
-                    self._last = message
-                self.event.emit(message)
+            if isinstance(event, protocol.FINAL_EVENTS):
+                self._last = event
+            self.event.emit(event)
 
     def _on_kill_timeout(self) -> None:
         if self._process is not None:
@@ -140,14 +139,13 @@ class TrainingProcess(QObject):
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self._on_ready_read_standard_output()  # anything left in the pipe
-        last = self._last or {}
-        kind = last.get("event")
-        if kind == "done":
+        last = self._last
+        if isinstance(last, protocol.Done):
             self._finish("done", "")
-        elif kind == "cancelled":
-            self._finish("cancelled", str(last.get("message", "")))
-        elif kind == "error":
-            self._finish("error", str(last.get("message", "")))
+        elif isinstance(last, protocol.Cancelled):
+            self._finish("cancelled", last.message)
+        elif isinstance(last, protocol.Failed):
+            self._finish("error", last.message)
         elif self._killed:
             self._finish("cancelled", "The training process did not stop in time and was ended; "
                                       "the last completed epoch is kept.")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.progress import format_duration
+from trainer import protocol
 from trainer.user_models import read_run
 
 from .curves import CurvePlot, Series
@@ -45,7 +46,7 @@ class TrainingPage(QWizardPage):
         self.plan: RunPlan | None = None
         self.state = "idle"  # idle, running, pausing, paused, stopping, stopped, done, failed
         self.epochs_done = 0
-        self.last_event: dict[str, Any] = {}
+        self.last_event: protocol.WorkerEvent | None = None
         self._epoch_times: list[float] = []
         self._epoch_started = time.monotonic()
         self._step_fraction = 0.0
@@ -145,27 +146,28 @@ class TrainingPage(QWizardPage):
     def _on_cancel_clicked(self) -> None:
         self.cancel()
 
-    def _on_process_event(self, event: dict[str, Any]) -> None:
+    def _on_process_event(self, event: protocol.WorkerEvent) -> None:
         self.last_event = event
-        kind = event.get("event")
-        if kind == "step":
-            self._on_step(event)
-        elif kind == "epoch":
-            self._on_epoch(event)
-        elif kind == "started":
-            self._epoch_started = time.monotonic()
+        match event:
+            case protocol.Step():
+                self._on_step(event)
+            case protocol.Epoch():
+                self._on_epoch(event)
+            case protocol.Started():
+                self._epoch_started = time.monotonic()
 
     def _on_process_ended(self, outcome: str, message: str) -> None:
         assert self.plan is not None
         best = self.best_weights()
         if outcome == "done":
-            psnr = self.last_event.get("best_psnr") if self.last_event.get("event") == "done" else None
+            done = self.last_event if isinstance(self.last_event, protocol.Done) else None
             text = f"Finished {self.epochs_done} epochs."
-            if psnr is not None:
-                text += f" Best validation PSNR {psnr:.2f} dB."
-            if self.last_event.get("completed") is False:
+            if done is not None and done.best_psnr is not None:
+                text += f" Best validation PSNR {done.best_psnr:.2f} dB."
+            completed = done is None or done.completed
+            if not completed:
                 text += " The time limit ended the run early; Resume continues it."
-            self._set_state("done" if self.last_event.get("completed", True) else "paused", text + " Click Next.")
+            self._set_state("done" if completed else "paused", text + " Click Next.")
             self.progress.setValue(1000)
         elif outcome == "cancelled":
             kept = (f"Completed epochs (1–{self.epochs_done}) are kept." if self.epochs_done
@@ -225,30 +227,31 @@ class TrainingPage(QWizardPage):
         self.loss_plot.update()
         self.psnr_plot.update()
 
-    def _on_step(self, event: dict[str, Any]) -> None:
-        epoch, steps, step = int(event["epoch"]), max(1, int(event["steps"])), int(event["step"])
+    def _on_step(self, event: protocol.Step) -> None:
+        epoch, steps, step = event.epoch, max(1, event.steps), event.step
         if self.state != "running":
-            return self._update_progress(epoch, step, steps, event.get("loss"))
+            return self._update_progress(epoch, step, steps, event.loss)
         self._step_fraction = step / steps
-        self.step_loss.points.append((epoch - 1 + self._step_fraction, float(event["loss"])))
+        if event.loss is not None:
+            self.step_loss.points.append((epoch - 1 + self._step_fraction, float(event.loss)))
         self.loss_plot.update()
-        self._update_progress(epoch, step, steps, event.get("loss"))
+        self._update_progress(epoch, step, steps, event.loss)
 
-    def _on_epoch(self, event: dict[str, Any]) -> None:
-        metrics = dict(event.get("metrics") or {})
-        metrics["epoch"] = event["epoch"]
+    def _on_epoch(self, event: protocol.Epoch) -> None:
+        metrics = dict(event.metrics)
+        metrics["epoch"] = event.epoch
         self._add_epoch_record(metrics)
         self._epoch_started = time.monotonic()
         self._step_fraction = 0.0
-        preview = event.get("preview")
+        preview = event.preview
         if preview:
             pixmap = QPixmap(str(preview))
             if not pixmap.isNull():
                 self._preview_pixmap = pixmap
                 self._fit_preview()
-                self.preview_caption.setText(f"Epoch {event['epoch']}: input | output | target "
+                self.preview_caption.setText(f"Epoch {event.epoch}: input | output | target "
                                              f"(first validation image), {metrics.get('val_psnr', 0):.2f} dB")
-        self._update_progress(int(event["epoch"]) + 1, 0, 1, None, eta=event.get("eta_s"))
+        self._update_progress(event.epoch + 1, 0, 1, None, eta=event.eta_s)
 
     def _update_progress(self, epoch: int, step: int, steps: int, loss: float | None,
                          eta: float | None = None) -> None:
