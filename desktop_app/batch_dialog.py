@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.batch import BatchOptions, BatchProgress, BatchReport, collect_inputs, run_batch_steps
 from core.formats import OUTPUT_FORMATS
 from core.progress import Throttle, format_duration
 
@@ -50,19 +52,22 @@ def format_eta(seconds: float | None) -> str:
     return f"{format_duration(seconds)} left"
 
 
-def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: Any, *,
-              report: Any, cancel: threading.Event) -> Any:
-    """Pool thread: run ``core.batch`` and forward its progress (per-file progress throttled)."""
-    from core.batch import run_batch
+def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: BatchOptions, *,
+              report: Callable[[BatchProgress], None],
+              cancel: threading.Event) -> Generator[BatchProgress, None, BatchReport]:
+    """Pool thread: drive ``core.batch.run_batch_steps``, yielding each file's start and end.
 
+    Progress inside a file comes from inside the engine call, so it arrives through ``report``
+    (throttled). ``cancel`` goes to core, which stops within one tile and still returns the
+    report of what was done (``cancelled=True``).
+    """
     throttle = Throttle(0.1)
 
-    def on_file_progress(step: Any) -> None:
+    def on_file_progress(step: BatchProgress) -> None:
         if throttle.ready():
             report(step)
 
-    return run_batch(engine, inputs, out_dir, options, cancel, on_progress=report,
-                     on_file_progress=on_file_progress)
+    return (yield from run_batch_steps(engine, inputs, out_dir, options, cancel, on_file_progress))
 
 
 def summary_text(report: Any) -> str:
@@ -208,16 +213,12 @@ class BatchDialog(QDialog):
         return Path(text).expanduser() if text else self.input_dir() / "enhanced"
 
     def inputs(self) -> list[Path]:
-        from core.batch import collect_inputs
-
         if not self.input_edit.text().strip() or not self.input_dir().is_dir():
             return []
         return collect_inputs([self.input_dir()], recursive=self.recursive.isChecked(),
                               exclude=[self.output_dir()])
 
-    def options(self) -> Any:
-        from core.batch import BatchOptions
-
+    def options(self) -> BatchOptions:
         return BatchOptions(
             mode=self.mode_combo.currentData(), strength=self.settings.strength, exposure=self.exposure.value(),
             fmt=self.format_combo.currentData(), suffix=self.suffix_edit.text(),

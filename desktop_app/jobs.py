@@ -1,29 +1,34 @@
 """The work the app hands to workers: load a model, enhance one photo, save one photo.
 
 Functions here run on pool threads. They return numpy arrays and metadata only; the GUI
-thread turns the prepared uint8 buffers into QImages.
+thread turns the prepared uint8 buffers into QImages. Enhancing is a generator (see
+:mod:`.workers`): it yields :class:`StageProgress` reports and the :class:`ImageLoaded` /
+:class:`QuickPreview` pictures, and returns the :class:`EnhanceResult`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.progress import PROGRESS_INTERVAL_S, Throttle
+from core.engine import blend_pixels
+from core.errors import ImageWriteError
+from core.formats import RAW_EXTENSIONS
+from core.io import read_image, read_preview, write_image
+from core.progress import Throttle
+from core.steps import map_steps
 
 from . import engine as eng
 from .imaging import PREVIEW_MAX_SIDE, THUMBNAIL_MAX_SIDE, downscale, pyramid, to_uint8
+from .workers import Preview
 
 log = logging.getLogger(__name__)
-
-Report = Callable[[object], None]
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class ModelLoaded:
 
 
 @dataclass(frozen=True)
-class ImageLoaded:
+class ImageLoaded(Preview):
     """Sent as soon as a photo is decoded: its thumbnail and display-size original (pyramid)."""
 
     path: Path
@@ -50,7 +55,7 @@ class ImageLoaded:
 
 
 @dataclass(frozen=True)
-class QuickPreview:
+class QuickPreview(Preview):
     """The fast-mode result of a display-size working copy, sent before the real result so that
     something enhanced is on screen within about a second (like :class:`ImageLoaded`, plus
     ``enhanced``)."""
@@ -130,17 +135,25 @@ def load_model_job(factory: eng.EngineFactory, weights: Path | None) -> ModelLoa
                        str(getattr(engine, "device_name", "CPU")))
 
 
-class _Throttle:
-    """Forward progress at most every ``interval`` seconds (plus the first and last)."""
+EnhanceEvent = StageProgress | ImageLoaded | QuickPreview | None
+EnhanceSteps = Generator[EnhanceEvent, None, EnhanceResult]
 
-    def __init__(self, report: Report, path: Path, interval: float = PROGRESS_INTERVAL_S) -> None:
-        self.report, self.path = report, path
-        self.throttle = Throttle(interval)
 
-    def __call__(self, event: Any) -> None:
-        fraction = float(getattr(event, "fraction", 0.0))
-        if self.throttle.ready(final=fraction >= 1.0):
-            self.report(StageProgress(self.path, fraction, str(getattr(event, "stage", ""))))
+def _reported(steps: Generator[Any, None, np.ndarray], path: Path) -> Generator[StageProgress | None, None, np.ndarray]:
+    """The engine's steps as throttled :class:`StageProgress` reports, with a bare ``yield`` in
+    between (every step stays a cancellation point); returns the engine's result."""
+    throttle = Throttle()
+
+    def report(event: Any) -> StageProgress | None:
+        fraction = float(event.fraction)
+        return StageProgress(path, fraction, str(event.stage)) if throttle.ready(final=fraction >= 1.0) else None
+
+    return (yield from map_steps(steps, report))
+
+
+def read_pixels(path: Path) -> Any:
+    """``core.io.read_image`` keeping the decoded uint8 / uint16 pixels (a quarter / half of float32)."""
+    return read_image(path, integers=True)
 
 
 def enhance_job(
@@ -149,13 +162,11 @@ def enhance_job(
     mode: str,
     model_key: str,
     *,
-    report: Report,
-    cancel: threading.Event,
-    read: Callable[[Path], Any] = eng.read_pixels,
+    read: Callable[[Path], Any] = read_pixels,
     exposure: float = 0.0,
     source: Any = None,
     quick: bool = True,
-) -> EnhanceResult:
+) -> EnhanceSteps:
     """Read ``path`` (or reuse its already decoded ``source``), enhance it at strength 1 and the
     given ``exposure`` (stops from auto), and prepare display buffers (pool thread).
 
@@ -163,9 +174,9 @@ def enhance_job(
     fast mode: a reduced JPEG decode or half-size RAW development when nothing is decoded yet).
     """
     started = time.perf_counter()
-    look = _working_copy(path, source, report) if quick else None
+    look = (yield from _working_copy(path, source)) if quick else None
     if look is not None and _wants_quick(look, mode):
-        _quick_preview(engine, path, look, exposure, report, cancel, started)
+        yield from _quick_preview(engine, path, look, exposure, started)
     source = source if source is not None else read(path)
     pixels = source.pixels
     before_full = to_uint8(pixels)
@@ -173,12 +184,9 @@ def enhance_job(
     before_levels = pyramid(look.pixels if exact else downscale(before_full, PREVIEW_MAX_SIDE))
     thumbnail = downscale(before_levels[-1], THUMBNAIL_MAX_SIDE)
     h, w = pixels.shape[:2]
-    report(ImageLoaded(path, thumbnail, before_levels, w, h, tuple(getattr(source, "notes", ()))))
-    if cancel.is_set():
-        raise InterruptedError("cancelled")
-    report(StageProgress(path, 0.0, "enhancing"))
-    enhanced = eng.enhance_pixels(engine, pixels, mode=mode, exposure=exposure, progress=_Throttle(report, path),
-                                  cancel=cancel)
+    yield ImageLoaded(path, thumbnail, before_levels, w, h, tuple(getattr(source, "notes", ())))
+    yield StageProgress(path, 0.0, "enhancing")
+    enhanced = yield from _reported(eng.enhance_steps(engine, pixels, mode=mode, exposure=exposure), path)
     after_full = to_uint8(enhanced)
     after_levels = pyramid(downscale(after_full, PREVIEW_MAX_SIDE))
     seconds = time.perf_counter() - started
@@ -197,22 +205,20 @@ class _Look:
     exact: bool  # made from the decoded photo (not a reduced decode)
 
 
-def _working_copy(path: Path, source: Any, report: Report) -> _Look | None:
+def _working_copy(path: Path, source: Any) -> Generator[ImageLoaded, None, _Look | None]:
     """The display-size copy for the quick preview: from the decoded ``source``, else a fast
     reduced decode (JPEG draft mode, half-size RAW), whose original a RAW also shows at once."""
     if source is not None:
         h, w = source.pixels.shape[:2]
         return _Look(downscale(to_uint8(source.pixels), PREVIEW_MAX_SIDE), w, h, True)
     try:
-        preview = eng.read_preview(path, PREVIEW_MAX_SIDE)
+        preview = read_preview(path, PREVIEW_MAX_SIDE)
     except Exception as exc:  # noqa: BLE001 - the full read below names the problem
         log.debug("quick look at %s failed: %s", path, exc)
         return None
-    if eng.is_raw_name(path):
+    if path.suffix.lower() in RAW_EXTENSIONS:
         # Full RAW development takes seconds: show the half-size original first (0.4 s for 24 MP).
-        from .previews import loaded_from_preview
-
-        report(loaded_from_preview(path, preview))
+        yield loaded_from_preview(path, preview)
     return _Look(np.ascontiguousarray(preview.pixels), preview.width, preview.height, False)
 
 
@@ -222,15 +228,33 @@ def _wants_quick(look: _Look, mode: str) -> bool:
     return mode == "full" and look.width * look.height > QUICK_FULL_PIXELS
 
 
-def _quick_preview(engine: eng.Engine, path: Path, look: _Look, exposure: float, report: Report,
-                   cancel: threading.Event, started: float) -> None:
-    """Enhance the working copy in fast mode and send it as a :class:`QuickPreview`."""
+def _quick_preview(engine: eng.Engine, path: Path, look: _Look, exposure: float,
+                   started: float) -> Generator[QuickPreview | None, None, None]:
+    """Enhance the working copy in fast mode and yield it as a :class:`QuickPreview` (the
+    engine's steps in between are bare cancellation points: the quick look reports no progress)."""
     before = pyramid(look.pixels)
-    after = pyramid(eng.enhance_pixels(engine, look.pixels, mode="fast", exposure=exposure, cancel=cancel,
-                                       fast_pixels=QUICK_NETWORK_PIXELS))
+    steps = eng.enhance_steps(engine, look.pixels, mode="fast", exposure=exposure, fast_pixels=QUICK_NETWORK_PIXELS)
+    after = pyramid((yield from map_steps(steps, lambda event: None)))
     thumbnail = downscale(before[-1], THUMBNAIL_MAX_SIDE)
-    report(QuickPreview(path, thumbnail, before, after, look.width, look.height, exposure,
-                        time.perf_counter() - started))
+    yield QuickPreview(path, thumbnail, before, after, look.width, look.height, exposure,
+                       time.perf_counter() - started)
+
+
+def loaded_from_preview(path: Path, preview: Any) -> ImageLoaded:
+    """The :class:`ImageLoaded` of a ``core.io.Preview`` of ``path``."""
+    levels = pyramid(np.ascontiguousarray(preview.pixels))
+    return ImageLoaded(path, np.ascontiguousarray(downscale(levels[-1], THUMBNAIL_MAX_SIDE)), levels,
+                       preview.width, preview.height, tuple(preview.notes))
+
+
+def preview_job(path: Path) -> ImageLoaded:
+    """Thumbnail and display-size original of a photo not enhanced yet (upright, RGB uint8).
+
+    ``core.io.read_preview`` decodes JPEGs at reduced size (Pillow's draft mode), develops camera
+    RAW files at half size (0.4 s for 24 MP on two cores, instead of 3 s for the full demosaic)
+    and reads and scales down other formats.
+    """
+    return loaded_from_preview(path, read_preview(path, PREVIEW_MAX_SIDE))
 
 
 @dataclass(frozen=True)
@@ -246,21 +270,19 @@ def save_job(result: EnhanceResult, target: Path, strength: float, options: Expo
              overwrite: bool = False) -> Path:
     """Blend at full resolution and write atomically; never writes onto the original."""
     if target.resolve() == result.path.resolve():
-        from core.errors import ImageWriteError
-
         raise ImageWriteError(target, "that is the original photo; it is never overwritten")
-    pixels = eng.blend_strength(result.source.pixels, result.enhanced, strength)
-    return eng.write_image(
+    # the engine's strength blend, band by band: no full-size float copy of integer photos
+    pixels = blend_pixels(result.source.pixels, result.enhanced, strength)
+    return Path(write_image(
         target, pixels, alpha=getattr(result.source, "alpha", None), source=result.source,
         quality=options.quality, keep_metadata=options.keep_metadata, overwrite=overwrite,
-    )
+    ))
 
 
 def enhance_and_save_job(engine: eng.Engine, path: Path, mode: str, model_key: str, target: Path,
-                         strength: float, options: ExportOptions, *, report: Report,
-                         cancel: threading.Event, exposure: float = 0.0, overwrite: bool = False) -> Path:
+                         strength: float, options: ExportOptions, *, exposure: float = 0.0,
+                         overwrite: bool = False) -> Generator[EnhanceEvent, None, Path]:
     """Enhance a photo again (its full-resolution result was freed, or it is at another exposure),
     then save it."""
-    result = enhance_job(engine, path, mode, model_key, report=report, cancel=cancel, exposure=exposure,
-                         quick=False)
+    result = yield from enhance_job(engine, path, mode, model_key, exposure=exposure, quick=False)
     return save_job(result, target, strength, options, overwrite)

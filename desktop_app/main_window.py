@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from core.engine import default_weights_path
 from core.io import unique_path
+from core.user_folders import user_models_dir
 
 from . import APP_DISPLAY_NAME, wizard
 from . import engine as eng
@@ -356,7 +357,7 @@ class MainWindow(QMainWindow):
         self.load_model(path)
 
     def _on_browse_model_requested(self) -> None:
-        start = self.settings.weights_path or str(eng.user_models_dir())
+        start = self.settings.weights_path or str(user_models_dir())
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model", start, "Model weights (*.safetensors)")
         if path:
             self.models.choose(Path(path))
@@ -478,7 +479,7 @@ class MainWindow(QMainWindow):
             self.scheduler.release("batch")
 
     def _on_retrain_triggered(self) -> None:
-        dialog = wizard.open_retrain_wizard(self, {"models_dir": eng.user_models_dir(),
+        dialog = wizard.open_retrain_wizard(self, {"models_dir": user_models_dir(),
                                                    "current_weights": self.models.chosen_file()})
         dialog.weightsInstalled.connect(self._on_weights_installed)
 

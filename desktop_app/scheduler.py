@@ -18,10 +18,9 @@ from PySide6.QtCore import QObject, Signal
 
 from .engine import Engine
 from .imaging import qimage_from_rgb
-from .jobs import EnhanceResult, ImageLoaded, QuickPreview, StageProgress, enhance_job
+from .jobs import EnhanceResult, ImageLoaded, QuickPreview, StageProgress, enhance_job, preview_job
 from .messages import error_text
 from .models.photo_queue import PhotoQueueModel, PhotoState
-from .previews import preview_job
 from .result_cache import FULL_RES_BUDGET_BYTES, FullResolutionCache
 from .settings import AppSettings
 from .workers import JobRunner, Worker
@@ -166,6 +165,7 @@ class EnhanceScheduler(QObject):
         worker = Worker(enhance_job, self.engine, request.path, request.mode, request.model_key,
                         exposure=request.exposure, source=decoded, name=f"enhance {item.path.name}")
         worker.signals.progress.connect(self._on_worker_progress)
+        worker.signals.preview.connect(self._on_worker_preview)
         worker.signals.returned.connect(self._on_worker_returned)
         worker.signals.errored.connect(lambda exc, p=item.path: self._on_worker_errored(p, exc))
         worker.signals.aborted.connect(lambda p=item.path: self._on_worker_aborted(p))
@@ -222,16 +222,17 @@ class EnhanceScheduler(QObject):
             self.quick_preview.emit(row, quick)
 
     # ------------------------------------------------------------------ slots: enhancement
-    def _on_worker_progress(self, event: object) -> None:
+    def _on_worker_preview(self, preview: ImageLoaded | QuickPreview) -> None:
         if self._closed:
             return
-        if isinstance(event, ImageLoaded):
-            self._on_preview_returned(event)
-            return
-        if isinstance(event, QuickPreview):
-            self._on_quick_preview(event)
-            return
-        if not isinstance(event, StageProgress):
+        match preview:
+            case QuickPreview():
+                self._on_quick_preview(preview)
+            case ImageLoaded():
+                self._on_preview_returned(preview)
+
+    def _on_worker_progress(self, event: StageProgress) -> None:
+        if self._closed:
             return
         row = self.queue.row_of(event.path)
         if row < 0:

@@ -1,17 +1,27 @@
-"""Background jobs: a generic :class:`Worker` and a one-at-a-time :class:`JobRunner`.
+"""Background jobs: one :class:`Worker` class with a fixed set of signals, and a :class:`JobRunner`.
 
-Workers never touch widgets. A job is a plain callable; it may be a generator (each yielded
-value becomes a ``progress`` signal, the ``return`` value the ``returned`` signal), or it may
-take ``report``/``cancel`` keyword arguments (``report(value)`` emits ``progress``; ``cancel``
-is a :class:`threading.Event` to poll). ``core.errors.CancelledError`` (or an
-``InterruptedError`` after a cancel request, or a generator stopped by one) is reported as
-``aborted``, every other exception as ``errored``; a normal return is always ``returned``.
+The superqt / napari ``thread_worker`` pattern. Long work is a generator function:
 
-Signals are never emitted from pool threads: a worker posts ``(signal, args)`` to its
-runner's thread-safe queue and the runner emits them on the GUI thread (a 10 ms timer).
-PySide6 6.12 corrupts reference counts when Python emits signals across threads (see
-:mod:`desktop_app.qt_compat`); this design avoids that path entirely and costs at most
-10 ms of latency.
+* each ``yield`` is a cancellation point; a yielded value is a progress report (``progress``
+  signal), a :class:`Preview` (a picture to show) goes to the ``preview`` signal instead, and a
+  bare ``yield`` (``None``) is a cancellation point without a report (a step between
+  throttled reports);
+* the generator's ``return`` value is the result (``returned``).
+
+The signals, always the same: ``started``, ``progress``, ``preview``, ``returned`` (the
+result), ``errored`` (the error), ``aborted`` (cancelled), ``finished`` (always last). The
+names are superqt's (and STYLE.md's); ``preview`` keeps pictures off the progress signal.
+
+Cancelling (:meth:`Worker.cancel`) closes the generator at its next ``yield`` (its ``finally``
+blocks run, so an engine generator below it is closed too) and emits ``aborted``. A job may
+also raise ``core.errors.CancelledError`` (the one cancellation exception), with the same
+outcome. Any other exception is ``errored``. Plain functions work too (``returned`` gets their
+return value). A job that takes a ``cancel`` keyword gets the worker's
+:class:`threading.Event` and stops by itself (a batch returns its partial report); one that
+takes ``report`` gets a function that emits ``progress`` (progress from inside a blocking call).
+
+Workers never touch widgets. Signals reach the GUI thread through Qt's queued connections:
+the runner's relay, a QObject of the GUI thread, re-emits each worker's signals there.
 """
 
 from __future__ import annotations
@@ -19,35 +29,51 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThreadPool, Signal
+
+from core.errors import CancelledError
 
 log = logging.getLogger(__name__)
 
 
-def _is_cancellation(exc: BaseException) -> bool:
-    try:
-        from core.errors import CancelledError
-    except ImportError:  # pragma: no cover - core always present in the app
-        return False
-    return isinstance(exc, CancelledError)
+class Preview:
+    """Base of yielded values that are pictures to show, not progress (``preview`` signal)."""
 
 
 class WorkerSignals(QObject):
-    """Signals of one :class:`Worker` (lives in, and is emitted on, the GUI thread)."""
+    """The signals of one :class:`Worker` (emitted on the GUI thread when run by a JobRunner)."""
 
     started = Signal()
     progress = Signal(object)
-    returned = Signal(object)
+    preview = Signal(object)  # a Preview
+    returned = Signal(object)  # the job's result
     errored = Signal(object)  # the exception; its traceback text is in ``exc.traceback_text``
-    aborted = Signal()
+    aborted = Signal()  # cancelled
     finished = Signal()
+
+
+class _Relay(QObject):
+    """Lives in the GUI thread; pool threads post to it, and it emits there (queued connection)."""
+
+    posted = Signal(object, str, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.posted.connect(self._on_posted)
+        self.on_finished: Callable[[Worker], None] = lambda worker: None
+
+    def _on_posted(self, worker: Worker, name: str, args: tuple) -> None:
+        try:
+            getattr(worker.signals, name).emit(*args)
+        finally:
+            if name == "finished":
+                self.on_finished(worker)
 
 
 class Worker(QRunnable):
@@ -65,29 +91,27 @@ class Worker(QRunnable):
         self.cancel_event = threading.Event()
         self.signals = WorkerSignals()
         self.done = threading.Event()
-        self.outbox: queue.SimpleQueue[tuple[Worker, str, tuple]] | None = None  # set by JobRunner
+        self.relay: _Relay | None = None  # set by JobRunner
         self.nice = 0  # set by JobRunner: lower this pool thread's priority first
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
             params = {}
-        if "cancel" in params and "cancel" not in kwargs:
+        #: A job that takes the flag stops by itself (e.g. a batch, to return its partial report).
+        self.handles_cancel = "cancel" in params
+        if self.handles_cancel and "cancel" not in kwargs:
             self.kwargs["cancel"] = self.cancel_event
         if "report" in params and "report" not in kwargs:
-            self.kwargs["report"] = self.report
-
-    def report(self, value: object) -> None:
-        """Send a ``progress`` value (callable from the pool thread)."""
-        self._post("progress", value)
+            self.kwargs["report"] = lambda value: self._post("progress", value)
 
     def _post(self, name: str, *args: object) -> None:
-        if self.outbox is not None:
-            self.outbox.put((self, name, args))
-        else:  # not run by a JobRunner: emit directly
+        if self.relay is not None:
+            self.relay.posted.emit(self, name, args)
+        else:  # not run by a JobRunner (called directly): emit on this thread
             getattr(self.signals, name).emit(*args)
 
     def cancel(self) -> None:
-        """Ask the job to stop; it notices at its next check (within one tile for enhancement)."""
+        """Ask the job to stop at its next ``yield`` (within one tile for enhancement)."""
         self.cancel_event.set()
 
     @property
@@ -103,38 +127,41 @@ class Worker(QRunnable):
                 self._post("aborted")
                 return
             self._post("started")
-            result = self.fn(*self.args, **self.kwargs)
-            if inspect.isgenerator(result):
-                finished, result = self._drain(result)
+            outcome = self.fn(*self.args, **self.kwargs)
+            if inspect.isgenerator(outcome):
+                finished, outcome = self._drain(outcome)
                 if not finished:
                     self._post("aborted")
                     return
             # a job that returns normally (even after a cancel request, e.g. a batch report
             # with cancelled=True) has a result worth delivering
-            self._post("returned", result)
+            self._post("returned", outcome)
+        except CancelledError:
+            self._post("aborted")
         except Exception as exc:  # report everything; a worker must never take the app down
-            if _is_cancellation(exc) or (self.cancel_event.is_set() and isinstance(exc, InterruptedError)):
-                self._post("aborted")
-            else:
-                exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
-                log.warning("job %s failed: %s", self.name, exc)
-                self._post("errored", exc)
+            exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
+            log.warning("job %s failed: %s", self.name, exc)
+            self._post("errored", exc)
         finally:
             log.debug("job %s ended after %.2fs", self.name, time.perf_counter() - started)
             self.done.set()
             self._post("finished")
 
-    def _drain(self, gen: Any) -> tuple[bool, Any]:
+    def _drain(self, gen: Generator[Any, None, Any]) -> tuple[bool, Any]:
         """Run a generator job: (ran to the end, return value)."""
         try:
             while True:
-                value = next(gen)
-                self._post("progress", value)
-                if self.cancel_event.is_set():
-                    gen.close()
+                if self.cancel_event.is_set() and not self.handles_cancel:
                     return False, None
-        except StopIteration as stop:
-            return True, stop.value
+                try:
+                    value = next(gen)
+                except StopIteration as stop:
+                    return True, stop.value
+                if value is None:
+                    continue
+                self._post("preview" if isinstance(value, Preview) else "progress", value)
+        finally:
+            gen.close()
 
 
 def lower_thread_priority(nice: int = 5) -> None:
@@ -167,37 +194,20 @@ class JobRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._active: set[Worker] = set()
-        self._outbox: queue.SimpleQueue[tuple[Worker, str, tuple]] = queue.SimpleQueue()
-        self._timer = QTimer(self)
-        self._timer.setInterval(10)
-        self._timer.timeout.connect(self._on_timer_timeout)
+        self._relay = _Relay(self)
+        self._relay.on_finished = self._active.discard
 
     def submit(self, worker: Worker) -> Worker:
         """Queue ``worker``; it stays referenced until its ``finished`` signal."""
         self._active.add(worker)
-        worker.outbox = self._outbox
+        worker.relay = self._relay
         worker.nice = self.background_nice
-        self._timer.start()
         self.pool.start(worker)
         return worker
 
     def deliver(self) -> None:
-        """Emit, on this (GUI) thread, everything the workers posted so far."""
-        while True:
-            try:
-                worker, name, args = self._outbox.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                getattr(worker.signals, name).emit(*args)
-            finally:
-                if name == "finished":
-                    self._active.discard(worker)
-        if not self._active:
-            self._timer.stop()
-
-    def _on_timer_timeout(self) -> None:
-        self.deliver()
+        """Emit, on this (GUI) thread, every signal the workers posted so far."""
+        QCoreApplication.sendPostedEvents(self._relay, QEvent.Type.MetaCall)
 
     @property
     def active(self) -> list[Worker]:

@@ -8,52 +8,63 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from core.engine import ProgressEvent
+from core.steps import run_to_end
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-__all__ = ["StubEngine", "make_photo", "photo_dir", "stub_engine", "make_window", "isolated_user_dirs",
+__all__ = ["StubEngine", "run_job", "make_photo", "photo_dir", "stub_engine", "make_window", "isolated_user_dirs",
            "empty_clipboard", "wait_idle"]
 
 
 class StubEngine:
-    """A stand-in for ``core.engine.Enhancer``: brightens, reports tiles, honours cancel, counts calls."""
+    """A stand-in for ``core.engine.Enhancer``: brightens, reports tiles, counts calls; cancelled
+    at any of its steps (``enhance_steps``) or by ``cancel`` (``enhance``)."""
 
-    def __init__(self, tiles: int = 4, delay: float = 0.0, fail_on: str | None = None) -> None:
+    def __init__(self, tiles: int = 4, delay: float = 0.0) -> None:
         self.tiles = tiles
         self.delay = delay
-        self.fail_on = fail_on
         self.calls = 0
         self.exposures: list[float] = []
         self.started = threading.Event()
         self.info = SimpleNamespace(summary=lambda: "stub preset, val 20.00 dB", preset="stub", val_psnr=20.0)
         self.device_name = "CPU (stub)"
 
-    def enhance(self, image: np.ndarray, mode: str = "fast", strength: float = 1.0,
-                progress: Callable | None = None, cancel: threading.Event | None = None,
-                exposure: float = 0.0) -> np.ndarray:
-        from core.errors import CancelledError
-
+    def enhance_steps(self, image: np.ndarray, mode: str = "fast", strength: float = 1.0,
+                      cancel: threading.Event | None = None,
+                      exposure: float = 0.0) -> Generator[ProgressEvent, None, np.ndarray]:
+        """One progress event per (slow, with ``delay``) tile; the result: a brighter image."""
         self.calls += 1
         self.exposures.append(exposure)
         self.started.set()
         for i in range(self.tiles):
-            if cancel is not None and cancel.is_set():
-                raise CancelledError()
             if self.delay:
                 time.sleep(self.delay)
-            if progress is not None:
-                progress(SimpleNamespace(done=i + 1, total=self.tiles, stage="tiles", fraction=(i + 1) / self.tiles))
-        if cancel is not None and cancel.is_set():
-            raise CancelledError()
+            yield ProgressEvent(i + 1, self.tiles, "tiles")
         out = np.clip(image * 2.0 * 2.0**exposure + 0.1, 0.0, 1.0).astype(np.float32)
         return image + strength * (out - image)
+
+    def enhance(self, image: np.ndarray, mode: str = "fast", strength: float = 1.0,
+                progress: Callable | None = None, cancel: threading.Event | None = None,
+                exposure: float = 0.0) -> np.ndarray:
+        """:meth:`enhance_steps` to the end (core.batch's path); raises CancelledError on ``cancel``."""
+        return run_to_end(self.enhance_steps(image, mode, strength, exposure=exposure), progress, cancel)
+
+
+def run_job(steps: Generator[Any, None, Any]) -> tuple[list[Any], Any]:
+    """Drive a generator job as a Worker does, on this thread: (its yielded events, its result)."""
+    events: list[Any] = []
+    result = run_to_end(steps, lambda event: events.append(event) if event is not None else None)
+    return events, result
 
 
 def make_photo(path: Path, size: tuple[int, int] = (48, 32), seed: int = 0) -> Path:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 from conftest_app import *  # noqa: F403
-from conftest_app import wait_idle
+from conftest_app import StubEngine, run_job, wait_idle
 from PIL import Image
 from synthetic_raw import bayer_from_linear, smooth_scene, write_dng, write_heic
 
+from core.io import read_image
 from desktop_app import engine as eng
-from desktop_app.jobs import ExportOptions, ImageLoaded, enhance_job, save_job
+from desktop_app.jobs import ExportOptions, ImageLoaded, enhance_job, preview_job, save_job
 from desktop_app.models.photo_queue import PhotoState
-from desktop_app.previews import preview_job
 
 
 def _dng(path: Path, orientation: int = 1) -> Path:
@@ -76,31 +75,22 @@ def test_preview_job_carries_notes(tmp_path):
 
 
 def test_enhancing_a_raw_shows_the_quick_preview_first(tmp_path):
-    from conftest_app import StubEngine
-
-    reports: list[object] = []
-    result = enhance_job(StubEngine(), _dng(tmp_path / "r.dng"), "fast", "stub", report=reports.append,
-                         cancel=threading.Event())
+    reports, result = run_job(enhance_job(StubEngine(), _dng(tmp_path / "r.dng"), "fast", "stub"))
     loaded = [r for r in reports if isinstance(r, ImageLoaded)]
     assert len(loaded) == 2  # the half-size preview, then the full development
     assert loaded[0].preview[0].shape == (24, 32, 3) and loaded[1].preview[0].shape == (48, 64, 3)
     assert result.source.bit_depth == 16 and result.source.format == "RAW"
 
-    jpeg_reports: list[object] = []
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "j.jpg")
-    enhance_job(StubEngine(), tmp_path / "j.jpg", "fast", "stub", report=jpeg_reports.append,
-                cancel=threading.Event())
+    jpeg_reports, _ = run_job(enhance_job(StubEngine(), tmp_path / "j.jpg", "fast", "stub"))
     assert sum(isinstance(r, ImageLoaded) for r in jpeg_reports) == 1
 
 
 def test_saving_a_raw_as_heic_and_tiff_keeps_exif(tmp_path):
-    from conftest_app import StubEngine
-
-    result = enhance_job(StubEngine(), _dng(tmp_path / "r.dng"), "fast", "stub", report=lambda _: None,
-                         cancel=threading.Event())
+    _, result = run_job(enhance_job(StubEngine(), _dng(tmp_path / "r.dng"), "fast", "stub"))
     for fmt, ext in (("heic", ".heic"), ("tif", ".tif")):
         written = save_job(result, tmp_path / f"out{ext}", 1.0, ExportOptions(fmt=fmt, quality=90))
-        back = eng.read_image(written)
+        back = read_image(written)
         exif = Image.Exif()
         exif.load(back.exif)
         assert exif[272] == "Test Camera" and back.pixels.shape == (48, 64, 3)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 from conftest_app import *  # noqa: F401,F403
-from conftest_app import StubEngine, wait_idle
+from conftest_app import StubEngine, run_job, wait_idle
 from PIL import Image
 
-from desktop_app import engine as eng
+from core.engine import blend_pixels
 from desktop_app.imaging import PREVIEW_MAX_SIDE
 from desktop_app.jobs import (
     EnhanceResult,
@@ -34,8 +34,7 @@ def _big_jpeg(path: Path, size: tuple[int, int] = (2600, 1950)) -> Path:
 
 def test_large_photo_gets_a_quick_preview_before_anything_else(tmp_path):
     photo = _big_jpeg(tmp_path / "big.jpg")
-    reports: list[object] = []
-    result = enhance_job(StubEngine(), photo, "full", "stub", report=reports.append, cancel=threading.Event())
+    reports, result = run_job(enhance_job(StubEngine(), photo, "full", "stub"))
     assert isinstance(reports[0], QuickPreview)
     quick = reports[0]
     assert (quick.width, quick.height) == (2600, 1950)
@@ -53,18 +52,15 @@ def test_large_photo_gets_a_quick_preview_before_anything_else(tmp_path):
 def test_small_photo_in_fast_mode_has_no_quick_preview(tmp_path):
     photo = tmp_path / "small.jpg"
     Image.fromarray(np.full((300, 400, 3), 50, np.uint8)).save(photo)
-    reports: list[object] = []
     engine = StubEngine()
-    enhance_job(engine, photo, "fast", "stub", report=reports.append, cancel=threading.Event())
+    reports, _ = run_job(enhance_job(engine, photo, "fast", "stub"))
     assert not any(isinstance(r, QuickPreview) for r in reports) and engine.calls == 1
 
 
 def test_re_enhancing_a_decoded_photo_previews_from_it(tmp_path):
     photo = _big_jpeg(tmp_path / "big.jpg")
-    first = enhance_job(StubEngine(), photo, "fast", "stub", report=lambda _: None, cancel=threading.Event())
-    reports: list[object] = []
-    enhance_job(StubEngine(), photo, "fast", "stub", report=reports.append, cancel=threading.Event(),
-                source=first.source, exposure=1.0)
+    _, first = run_job(enhance_job(StubEngine(), photo, "fast", "stub"))
+    reports, _ = run_job(enhance_job(StubEngine(), photo, "fast", "stub", source=first.source, exposure=1.0))
     quick = next(r for r in reports if isinstance(r, QuickPreview))
     assert quick.exposure == 1.0 and quick.preview[0].shape == first.before_levels[0].shape
 
@@ -73,11 +69,11 @@ def test_saving_blends_integers_like_floats(tmp_path):
     photo = tmp_path / "p.png"
     rng = np.random.default_rng(0)
     Image.fromarray((rng.random((60, 80, 3)) * 120).astype(np.uint8)).save(photo)
-    result = enhance_job(StubEngine(), photo, "fast", "stub", report=lambda _: None, cancel=threading.Event())
+    _, result = run_job(enhance_job(StubEngine(), photo, "fast", "stub"))
     written = save_job(result, tmp_path / "out.png", 0.4, ExportOptions(fmt="png"))
     original = result.source.pixels.astype(np.float32) / np.float32(255)
     enhanced = result.enhanced.astype(np.float32) / np.float32(255)
-    expected = (eng.blend_strength(original, enhanced, 0.4) * 255 + 0.5).astype(np.uint8)
+    expected = (blend_pixels(original, enhanced, 0.4) * 255 + 0.5).astype(np.uint8)
     np.testing.assert_array_equal(np.asarray(Image.open(written)), expected)
 
 
@@ -85,14 +81,14 @@ def test_window_shows_the_quick_preview_while_the_full_result_is_computed(make_w
     photo = _big_jpeg(tmp_path / "big.jpg")
     engine = StubEngine(tiles=4)
     release = threading.Event()
-    real_enhance = engine.enhance
+    real_steps = engine.enhance_steps
 
-    def enhance(image, mode="fast", **kwargs):  # the full-resolution run waits to be released
+    def enhance_steps(image, mode="fast", **kwargs):  # the full-resolution run waits to be released
         if max(image.shape[:2]) > PREVIEW_MAX_SIDE:
             release.wait(20)
-        return real_enhance(image, mode=mode, **kwargs)
+        return (yield from real_steps(image, mode=mode, **kwargs))
 
-    engine.enhance = enhance  # type: ignore[method-assign]
+    engine.enhance_steps = enhance_steps  # type: ignore[method-assign]
     window = make_window(engine)
     window.add_paths([photo])
     qtbot.waitUntil(lambda: window.view.has_result(), timeout=15000)

@@ -1,4 +1,4 @@
-"""Worker and JobRunner: signals, cancellation, references kept until finished."""
+"""Worker and JobRunner: the generator protocol, the fixed signals, cancellation, references kept."""
 
 from __future__ import annotations
 
@@ -8,29 +8,65 @@ import time
 import pytest
 from conftest_app import *  # noqa: F403
 
-from desktop_app.workers import JobRunner, Worker
+from core.errors import CancelledError
+from desktop_app.workers import JobRunner, Preview, Worker
 
 
-def test_generator_job_reports_progress_and_returns(qtbot) -> None:
+class Picture(Preview):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _record(worker: Worker) -> list[tuple[str, object]]:
+    """Every signal of ``worker``, in order, with its argument."""
+    seen: list[tuple[str, object]] = []
+    signals = worker.signals
+    signals.started.connect(lambda: seen.append(("started", None)))
+    signals.progress.connect(lambda value: seen.append(("progress", value)))
+    signals.preview.connect(lambda value: seen.append(("preview", value.name)))
+    signals.returned.connect(lambda value: seen.append(("returned", value)))
+    signals.errored.connect(lambda exc: seen.append(("errored", type(exc).__name__)))
+    signals.aborted.connect(lambda: seen.append(("aborted", None)))
+    signals.finished.connect(lambda: seen.append(("finished", None)))
+    return seen
+
+
+def test_generator_yields_progress_previews_and_returns(qtbot) -> None:
     def job():
-        yield from range(3)
+        yield 0.5
+        yield  # a cancellation point without a report
+        yield Picture("quick")
+        yield 1.0
         return "done"
 
     runner = JobRunner()
     worker = Worker(job)
-    seen: list[object] = []
-    returned: list[object] = []
-    worker.signals.progress.connect(seen.append)
-    worker.signals.returned.connect(returned.append)
+    seen = _record(worker)
     with qtbot.waitSignal(worker.signals.finished):
         runner.submit(worker)
         assert worker in runner.active
-    assert seen == [0, 1, 2]
-    assert returned == ["done"]
+    assert seen == [("started", None), ("progress", 0.5), ("preview", "quick"), ("progress", 1.0),
+                    ("returned", "done"), ("finished", None)]
     qtbot.waitUntil(lambda: not runner.is_busy())
 
 
-def test_report_kwarg_and_errors(qtbot) -> None:
+def test_signals_arrive_on_the_gui_thread(qtbot) -> None:
+    gui = threading.get_ident()
+    threads: list[int] = []
+
+    def job():
+        yield threading.get_ident()
+        return None
+
+    runner = JobRunner()
+    worker = Worker(job)
+    worker.signals.progress.connect(lambda pool_thread: threads.extend([pool_thread, threading.get_ident()]))
+    with qtbot.waitSignal(worker.signals.finished):
+        runner.submit(worker)
+    assert threads[0] != gui and threads[1] == gui
+
+
+def test_plain_function_report_and_errors(qtbot) -> None:
     def job(x: int, *, report) -> int:
         report("half")
         if x < 0:
@@ -39,9 +75,10 @@ def test_report_kwarg_and_errors(qtbot) -> None:
 
     runner = JobRunner()
     ok = Worker(job, 21)
-    with qtbot.waitSignal(ok.signals.returned) as blocker:
+    seen = _record(ok)
+    with qtbot.waitSignal(ok.signals.finished):
         runner.submit(ok)
-    assert blocker.args == [42]
+    assert seen == [("started", None), ("progress", "half"), ("returned", 42), ("finished", None)]
     bad = Worker(job, -1)
     with qtbot.waitSignal(bad.signals.errored) as blocker:
         runner.submit(bad)
@@ -49,28 +86,59 @@ def test_report_kwarg_and_errors(qtbot) -> None:
     assert "negative" in blocker.args[0].traceback_text
 
 
-def test_cancel_gives_aborted_and_shutdown_waits(qtbot) -> None:
-    from core.errors import CancelledError
+def test_cancel_closes_the_generator_at_its_next_yield(qtbot) -> None:
+    started, closed = threading.Event(), threading.Event()
 
-    started = threading.Event()
+    def job():
+        try:
+            started.set()
+            while True:
+                time.sleep(0.005)
+                yield
+        finally:
+            closed.set()
 
-    def job(*, cancel: threading.Event) -> None:
-        started.set()
-        while not cancel.is_set():
-            time.sleep(0.005)
+    runner = JobRunner()
+    running, queued = Worker(job), Worker(job)
+    first, second = _record(running), _record(queued)
+    runner.submit(running)
+    runner.submit(queued)  # one thread: waits behind the first
+    assert started.wait(5)
+    assert runner.shutdown(5000)  # shutdown cancels both and delivers their signals
+    assert closed.is_set()
+    assert first == [("started", None), ("aborted", None), ("finished", None)]
+    assert second == [("aborted", None), ("finished", None)]  # never started
+    assert not runner.is_busy()
+
+
+def test_cancelled_error_is_aborted_and_a_job_with_cancel_stops_by_itself(qtbot) -> None:
+    def raises():
+        yield
         raise CancelledError()
 
     runner = JobRunner()
-    first, queued = Worker(job), Worker(job)
-    aborted: list[str] = []
-    first.signals.aborted.connect(lambda: aborted.append("first"))
-    queued.signals.aborted.connect(lambda: aborted.append("queued"))
-    runner.submit(first)
-    runner.submit(queued)  # one thread: waits behind the first
-    assert started.wait(5)
-    assert runner.shutdown(5000)
-    qtbot.waitUntil(lambda: aborted == ["first", "queued"])
-    qtbot.waitUntil(lambda: not runner.is_busy())
+    worker = Worker(raises)
+    seen = _record(worker)
+    with qtbot.waitSignal(worker.signals.finished):
+        runner.submit(worker)
+    assert ("aborted", None) in seen and not any(name == "errored" for name, _ in seen)
+
+    def partial(*, cancel: threading.Event):
+        done = 0
+        while not cancel.is_set():
+            done += 1
+            yield done
+            time.sleep(0.005)
+        return f"stopped after {done}"
+
+    worker = Worker(partial)
+    returned: list[str] = []
+    worker.signals.returned.connect(returned.append)
+    with qtbot.waitSignal(worker.signals.progress):
+        runner.submit(worker)
+    with qtbot.waitSignal(worker.signals.finished):
+        worker.cancel()
+    assert returned and returned[0].startswith("stopped after")
 
 
 @pytest.mark.parametrize("cancellable", [True, False])
@@ -95,13 +163,9 @@ def test_not_cancellable_jobs_run_to_the_end(qtbot, cancellable: bool) -> None:
     assert results == ([] if cancellable else ["saved"])
 
 
-def test_thousands_of_reports_and_qt_calls_do_not_crash(qtbot) -> None:
-    """Regression: PySide6 6.12 on Python 3.11 leaked None/True references until abort."""
-    from desktop_app import qt_compat
-
-    def job(*, report) -> int:
-        for i in range(20000):
-            report(i)
+def test_thousands_of_reports_arrive_in_order(qtbot) -> None:
+    def job():
+        yield from range(20000)
         return 1
 
     runner = JobRunner()
@@ -110,7 +174,4 @@ def test_thousands_of_reports_and_qt_calls_do_not_crash(qtbot) -> None:
     worker.signals.progress.connect(seen.append)
     with qtbot.waitSignal(worker.signals.finished, timeout=30000):
         runner.submit(worker)
-    assert len(seen) == 20000
-    for _ in range(20000):
-        worker.signals.setObjectName("x")  # a void Qt call
-    assert qt_compat.singleton_leaks(4) is not None
+    assert seen == list(range(20000))
