@@ -41,7 +41,6 @@ class AppSettings:
     batch_recursive: bool = False
     batch_skip_existing: bool = True
     window_geometry: bytes = field(default=b"", repr=False)
-    window_state: bytes = field(default=b"", repr=False)
     splitter_state: bytes = field(default=b"", repr=False)
 
     def normalised(self) -> AppSettings:
