@@ -229,9 +229,6 @@ class BatchDialog(QDialog):
     def note_waiting(self) -> None:
         self.overall_label.setText("The batch starts when the photo being enhanced now is finished.")
 
-    def is_running(self) -> bool:
-        return self.worker is not None
-
     # --- slots --------------------------------------------------------------------------
     def _on_browse_input_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of photos to enhance", self.input_edit.text())

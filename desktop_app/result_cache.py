@@ -59,10 +59,3 @@ class FullResolutionCache:
     def forget(self, path: Path) -> None:
         """``path`` left the queue: stop tracking it."""
         self._results.pop(path, None)
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._results
-
-    def paths(self) -> list[Path]:
-        """Tracked photos, oldest first."""
-        return list(self._results)

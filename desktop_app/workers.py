@@ -114,10 +114,6 @@ class Worker(QRunnable):
         """Ask the job to stop at its next ``yield`` (within one tile for enhancement)."""
         self.cancel_event.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
     def run(self) -> None:  # pool thread
         started = time.perf_counter()
         if self.nice > 0:
@@ -208,10 +204,6 @@ class JobRunner(QObject):
     def deliver(self) -> None:
         """Emit, on this (GUI) thread, every signal the workers posted so far."""
         QCoreApplication.sendPostedEvents(self._relay, QEvent.Type.MetaCall)
-
-    @property
-    def active(self) -> list[Worker]:
-        return list(self._active)
 
     def is_busy(self) -> bool:
         return bool(self._active)

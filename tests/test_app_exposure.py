@@ -88,7 +88,7 @@ def test_exposure_is_remembered(qtbot, make_window, tmp_path: Path) -> None:
     window.persist_settings()
     assert load_settings(open_store(settings_path)).exposure == -1.5
     again = make_window(settings_path=settings_path)
-    assert again.controls.exposure_value() == -1.5
+    assert again.controls.exposure.value() == -1.5
 
 
 def test_old_model_says_exposure_scales_its_input(qtbot, make_window) -> None:

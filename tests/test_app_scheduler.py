@@ -45,7 +45,7 @@ def test_the_selected_photo_goes_first_then_the_queue_in_order(qtbot, tmp_path: 
     assert started == ["c.jpg", "a.jpg", "b.jpg"]
     assert all(item.state is PhotoState.DONE for item in scheduler.queue.items())
     assert all(item.thumbnail is not None for item in scheduler.queue.items())
-    assert all(path in scheduler.cache for path in (item.path for item in scheduler.queue.items()))
+    assert all(item.result.has_full_resolution for item in scheduler.queue.items())  # within the budget
     _close(scheduler)
 
 

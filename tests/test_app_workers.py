@@ -44,7 +44,7 @@ def test_generator_yields_progress_previews_and_returns(qtbot) -> None:
     seen = _record(worker)
     with qtbot.waitSignal(worker.signals.finished):
         runner.submit(worker)
-        assert worker in runner.active
+        assert runner.is_busy()
     assert seen == [("started", None), ("progress", 0.5), ("preview", "quick"), ("progress", 1.0),
                     ("returned", "done"), ("finished", None)]
     qtbot.waitUntil(lambda: not runner.is_busy())

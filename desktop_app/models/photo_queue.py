@@ -184,16 +184,6 @@ class PhotoQueueModel(QAbstractListModel):
         self._items[row].saved_to = path
         self._changed(row)
 
-    def requeue(self, rows: list[int] | None = None) -> list[int]:
-        """Put done/failed/cancelled photos back in the queue (new model or mode); returns those rows."""
-        rows = list(range(len(self._items))) if rows is None else rows
-        changed = []
-        for row in rows:
-            if self._items[row].state in (PhotoState.DONE, PhotoState.FAILED, PhotoState.CANCELLED):
-                self.set_state(row, PhotoState.QUEUED)
-                changed.append(row)
-        return changed
-
     def _changed(self, row: int, roles: list[int] | None = None) -> None:
         index = self.index(row, 0)
         self.dataChanged.emit(index, index, roles or [])

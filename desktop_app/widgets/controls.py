@@ -170,9 +170,6 @@ class ControlPanel(QWidget):
     def set_strength(self, value: float) -> None:
         self.strength_slider.setValue(round(value * 100))
 
-    def exposure_value(self) -> float:
-        return self.exposure.value()
-
     def set_exposure(self, ev: float) -> None:
         self.exposure.set_value(ev)
 
