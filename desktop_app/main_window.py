@@ -9,11 +9,12 @@ widgets, turns actions into calls and redraws.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -35,9 +36,10 @@ from .model_loader import ModelLoader
 from .models.photo_queue import PhotoQueueModel
 from .resources import icon
 from .save_dialog import SaveAsDialog, folder_problem
-from .saving import PhotoSaver, default_target
+from .saving import PhotoSaver, default_target, export_options, remember_export
 from .scheduler import EnhanceScheduler
 from .settings import AppSettings, load_settings, save_settings
+from .widgets.actions import fill_menus, make_action
 from .widgets.compare_view import CompareMode
 from .widgets.controls import ControlPanel
 from .widgets.drop_area import DropHandler, paths_from_mime
@@ -51,8 +53,6 @@ log = logging.getLogger(__name__)
 IMAGE_FILTER = eng.open_dialog_filter()
 ERROR_TIMEOUT_MS = 12000
 INFO_TIMEOUT_MS = 5000
-#: The exposure slider re-enhances once it has rested this long (a drag does not queue every step).
-EXPOSURE_DEBOUNCE_MS = 150
 
 
 class MainWindow(QMainWindow):
@@ -112,11 +112,7 @@ class MainWindow(QMainWindow):
         self.queue.rowsRemoved.connect(self._on_queue_changed)
         self.controls.strength_changed.connect(self._on_strength_changed)
         self.controls.exposure_changed.connect(self._on_exposure_changed)
-        # Exposure needs inference: wait until the slider rests a moment before re-enhancing.
-        self._exposure_timer = QTimer(self)
-        self._exposure_timer.setSingleShot(True)
-        self._exposure_timer.setInterval(EXPOSURE_DEBOUNCE_MS)
-        self._exposure_timer.timeout.connect(self._on_exposure_timer_timeout)
+        self.controls.exposure_settled.connect(self._on_exposure_settled)
         self.controls.mode_changed.connect(self._on_mode_changed)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.browse_model_requested.connect(self._on_browse_model_requested)
@@ -136,50 +132,36 @@ class MainWindow(QMainWindow):
         self.saver.saved.connect(self._on_photo_saved)
         self.saver.failed.connect(self.show_error)
 
-    def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str = "", tip: str = "",
-                checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if icon_name:
-            action.setIcon(icon(icon_name))
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
-        self.open_action = self._action("&Open…", self._on_open_triggered, K.Open, "open", "Open photos")
-        self.open_folder_action = self._action("Open &Folder…", self._on_open_folder_triggered, "Ctrl+Shift+O",
+        act = partial(make_action, self)
+        self.open_action = act("&Open…", self._on_open_triggered, K.Open, "open", "Open photos")
+        self.open_folder_action = act("Open &Folder…", self._on_open_folder_triggered, "Ctrl+Shift+O",
                                                "folder", "Add every photo of a folder")
-        self.paste_action = self._action("&Paste", self._on_paste_triggered, K.Paste, "",
+        self.paste_action = act("&Paste", self._on_paste_triggered, K.Paste, "",
                                          "Add copied files or a copied image")
-        self.save_action = self._action("&Save", self._on_save_triggered, K.Save, "save",
+        self.save_action = act("&Save", self._on_save_triggered, K.Save, "save",
                                         "Save the enhanced photo next to the original (never overwrites)")
-        self.save_as_action = self._action("Save &As…", self._on_save_as_triggered, K.SaveAs, "save-as",
+        self.save_as_action = act("Save &As…", self._on_save_as_triggered, K.SaveAs, "save-as",
                                            "Choose where and how to save the enhanced photo")
-        self.batch_action = self._action("&Batch Export Folder…", self._on_batch_triggered, "Ctrl+B", "batch",
+        self.batch_action = act("&Batch Export Folder…", self._on_batch_triggered, "Ctrl+B", "batch",
                                          "Enhance a whole folder")
-        self.remove_action = self._action("&Remove from List", self._on_remove_triggered, K.Delete, "remove",
+        self.remove_action = act("&Remove from List", self._on_remove_triggered, K.Delete, "remove",
                                           "Remove the selected photos from the list (files are untouched)")
-        self.quit_action = self._action("&Quit", self.close, K.Quit)
-        self.cancel_action = self._action("Cancel", self._on_cancel_clicked, "Esc")
-        self.fit_action = self._action("&Fit", self.view.zoom_fit, "Ctrl+0", "fit", "Fit the photo in the window")
-        self.actual_action = self._action("&100 %", self.view.zoom_actual, "Ctrl+1", "zoom-100",
+        self.quit_action = act("&Quit", self.close, K.Quit)
+        self.cancel_action = act("Cancel", self._on_cancel_clicked, "Esc")
+        self.fit_action = act("&Fit", self.view.zoom_fit, "Ctrl+0", "fit", "Fit the photo in the window")
+        self.actual_action = act("&100 %", self.view.zoom_actual, "Ctrl+1", "zoom-100",
                                           "One photo pixel per screen pixel")
-        self.zoom_in_action = self._action("Zoom &In", self.view.zoom_in, K.ZoomIn, "zoom-in")
-        self.zoom_out_action = self._action("Zoom &Out", self.view.zoom_out, K.ZoomOut, "zoom-out")
-        self.split_action = self._action("&Split Before/After", lambda: self.view.set_mode(CompareMode.SPLIT),
+        self.zoom_in_action = act("Zoom &In", self.view.zoom_in, K.ZoomIn, "zoom-in")
+        self.zoom_out_action = act("Zoom &Out", self.view.zoom_out, K.ZoomOut, "zoom-out")
+        self.split_action = act("&Split Before/After", lambda: self.view.set_mode(CompareMode.SPLIT),
                                          "S", "split", "Original left of the divider, enhanced right", True)
-        self.before_action = self._action("Toggle &Before/After", self.view.toggle_before, "B", "before-after",
+        self.before_action = act("Toggle &Before/After", self.view.toggle_before, "B", "before-after",
                                           "Show the whole original; press again for the enhanced photo", True)
-        self.retrain_action = self._action("&Retrain Model…", self._on_retrain_triggered,
+        self.retrain_action = act("&Retrain Model…", self._on_retrain_triggered,
                                            tip="Train the model further on your own photo pairs")
-        self.about_action = self._action("&About", self._on_about_triggered, icon_name="about")
+        self.about_action = act("&About", self._on_about_triggered, icon_name="about")
         self.split_action.setChecked(True)
         # keyboard shortcuts that are single letters must not steal typing in other widgets
         for action in (self.split_action, self.before_action):
@@ -190,13 +172,7 @@ class MainWindow(QMainWindow):
                  ("&View", (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action, None,
                             self.split_action, self.before_action)),
                  ("&Tools", (self.retrain_action,)), ("&Help", (self.about_action,)))
-        for title, actions in menus:
-            menu = self.menuBar().addMenu(title)
-            for action in actions:
-                if action is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(action)
+        fill_menus(self.menuBar(), menus)
 
         main_bar = QToolBar("Main")
         main_bar.setObjectName("main_toolbar")
@@ -265,10 +241,6 @@ class MainWindow(QMainWindow):
     def show_info(self, text: str) -> None:
         self.statusBar().setStyleSheet("")
         self.statusBar().showMessage(text, INFO_TIMEOUT_MS)
-
-    def export_options(self) -> ExportOptions:
-        s = self.settings
-        return ExportOptions(s.export_format, s.jpeg_quality, s.keep_metadata)
 
     # ------------------------------------------------------------------ display
     def _show_row(self, row: int, *, keep_view: bool = False) -> None:
@@ -342,9 +314,8 @@ class MainWindow(QMainWindow):
 
     def _on_exposure_changed(self, ev: float) -> None:
         self.settings.exposure = ev
-        self._exposure_timer.start()
 
-    def _on_exposure_timer_timeout(self) -> None:
+    def _on_exposure_settled(self, ev: float) -> None:
         self.scheduler.settings_changed()
 
     def _on_mode_changed(self, mode: str) -> None:
@@ -381,9 +352,8 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.model_text, self.device_text = loaded.description, loaded.device
-        self.controls.set_model_info(f"{loaded.description}\n{Path(loaded.weights or default_weights_path()).name}")
-        self.controls.set_device(loaded.device)
-        self.controls.set_exposure_trained(bool(getattr(loaded.engine, "exposure_is_trained", True)))
+        self.controls.show_model(loaded.description, Path(loaded.weights or default_weights_path()).name,
+                                 loaded.device, bool(getattr(loaded.engine, "exposure_is_trained", True)))
         self.show_info(f"Model ready: {loaded.description} on {loaded.device}")
         self.scheduler.set_engine(loaded.engine, str(loaded.weights or "bundled"))
         self._update_overlay(self.current_row())
@@ -392,8 +362,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.model_text = ""
-        self.controls.set_model_info(text, error=True)
-        self.controls.set_device("—")
+        self.controls.show_model_error(text)
         self.show_error(text)
         self._update_overlay(self.current_row())
 
@@ -425,20 +394,18 @@ class MainWindow(QMainWindow):
         if problem:
             self.show_error(f"Cannot save: {problem} Use Save As… to pick another folder.")
             return
-        self.save_row(row, unique_path(target), self.export_options())
+        self.save_row(row, unique_path(target), export_options(self.settings))
 
     def _on_save_as_triggered(self) -> None:
         row = self.current_row()
         if row < 0 or self.queue.item(row).result is None:
             return
         item = self.queue.item(row)
-        dialog = SaveAsDialog(default_target(item.path, self.settings), self.export_options(), item.path, self)
+        dialog = SaveAsDialog(default_target(item.path, self.settings), export_options(self.settings), item.path, self)
         if dialog.exec() != SaveAsDialog.DialogCode.Accepted:
             return
         options, target = dialog.options(), dialog.target()
-        s = self.settings
-        s.export_format, s.jpeg_quality, s.keep_metadata = options.fmt, options.quality, options.keep_metadata
-        s.last_save_dir = str(target.parent)
+        remember_export(self.settings, options, target.parent)
         overwrite = dialog.overwrite_confirmed and target.exists()
         self.save_row(row, target if overwrite else unique_path(target), options, overwrite=overwrite)
 

@@ -27,6 +27,18 @@ def default_target(source: Path, settings: AppSettings) -> Path:
     return folder / f"{source.stem}{settings.save_suffix}{FORMAT_EXTENSIONS[settings.export_format]}"
 
 
+def export_options(settings: AppSettings) -> ExportOptions:
+    """How photos are written, as last chosen."""
+    return ExportOptions(settings.export_format, settings.jpeg_quality, settings.keep_metadata)
+
+
+def remember_export(settings: AppSettings, options: ExportOptions, folder: Path) -> None:
+    """Save As chose ``options`` and ``folder``: the next save starts from them."""
+    settings.export_format, settings.jpeg_quality = options.fmt, options.quality
+    settings.keep_metadata = options.keep_metadata
+    settings.last_save_dir = str(folder)
+
+
 @dataclass(frozen=True)
 class SavePlan:
     """The job that writes one photo, and whether it needs the model (the inference pool)."""

@@ -17,7 +17,7 @@ from desktop_app.jobs import EnhanceResult, ExportOptions, enhance_and_save_job,
 from desktop_app.messages import error_text, queue_summary
 from desktop_app.model_loader import ModelLoader, load_failure_text
 from desktop_app.models.photo_queue import PhotoItem, PhotoState
-from desktop_app.saving import default_target, plan_save
+from desktop_app.saving import default_target, export_options, plan_save, remember_export
 from desktop_app.settings import AppSettings
 from desktop_app.widgets.viewer import overlay_text
 from desktop_app.workers import JobRunner
@@ -110,3 +110,26 @@ def test_texts() -> None:
     assert overlay_text(item, has_model=True) == "Enhancing… 42 %"
     item.state = PhotoState.DONE
     assert overlay_text(item, has_model=True) == ""
+
+
+def test_export_options_come_from_and_go_to_the_settings(tmp_path: Path) -> None:
+    settings = AppSettings(export_format="png", jpeg_quality=80, keep_metadata=False)
+    assert export_options(settings) == ExportOptions("png", 80, False)
+    remember_export(settings, ExportOptions("webp", 70, True), tmp_path)
+    assert (settings.export_format, settings.jpeg_quality, settings.keep_metadata) == ("webp", 70, True)
+    assert settings.last_save_dir == str(tmp_path)
+
+
+def test_exposure_settles_once_after_a_drag(qtbot) -> None:
+    from desktop_app.widgets.controls import ControlPanel
+
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
+    changed: list[float] = []
+    settled: list[float] = []
+    panel.exposure_changed.connect(changed.append)
+    panel.exposure_settled.connect(settled.append)
+    with qtbot.waitSignal(panel.exposure_settled):
+        for ev in (0.2, 0.5, 0.8):  # a drag: three steps in quick succession
+            panel.exposure.set_value(ev)
+    assert changed == [0.2, 0.5, 0.8] and settled == [0.8]

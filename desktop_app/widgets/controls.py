@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -23,6 +23,8 @@ from core.exposure import EV_RANGE
 from ..engine import ModelEntry
 
 BROWSE = "__browse__"
+#: Exposure needs inference: the window re-enhances once the slider has rested this long.
+EXPOSURE_SETTLE_MS = 150
 EV_MIN, EV_MAX = EV_RANGE  # stops from the automatic exposure
 EV_STEPS_PER_STOP = 10
 
@@ -98,6 +100,8 @@ class ControlPanel(QWidget):
 
     strength_changed = Signal(float)
     exposure_changed = Signal(float)
+    #: The exposure once the slider has rested EXPOSURE_SETTLE_MS (a drag does not emit every step).
+    exposure_settled = Signal(float)
     mode_changed = Signal(str)
     model_chosen = Signal(object)  # Path | None (None = bundled)
     browse_model_requested = Signal()
@@ -158,7 +162,11 @@ class ControlPanel(QWidget):
         layout.addLayout(form)
 
         self.strength_slider.valueChanged.connect(self._on_slider_value_changed)
-        self.exposure.exposure_changed.connect(self.exposure_changed)
+        self.exposure.exposure_changed.connect(self._on_exposure_changed)
+        self._exposure_timer = QTimer(self)
+        self._exposure_timer.setSingleShot(True)
+        self._exposure_timer.setInterval(EXPOSURE_SETTLE_MS)
+        self._exposure_timer.timeout.connect(self._on_exposure_timer_timeout)
         self.mode_group.buttonToggled.connect(self._on_mode_toggled)
         self.model_combo.activated.connect(self._on_model_activated)
         self._entries: list[ModelEntry] = []
@@ -207,7 +215,24 @@ class ControlPanel(QWidget):
     def set_device(self, text: str) -> None:
         self.device_label.setText(text)
 
+    def show_model(self, description: str, file_name: str, device: str, exposure_trained: bool) -> None:
+        """A model is ready: what it is, its file, where it runs, whether it knows exposure."""
+        self.set_model_info(f"{description}\n{file_name}")
+        self.set_device(device)
+        self.set_exposure_trained(exposure_trained)
+
+    def show_model_error(self, text: str) -> None:
+        self.set_model_info(text, error=True)
+        self.set_device("—")
+
     # --- slots --------------------------------------------------------------------------
+    def _on_exposure_changed(self, ev: float) -> None:
+        self.exposure_changed.emit(ev)
+        self._exposure_timer.start()
+
+    def _on_exposure_timer_timeout(self) -> None:
+        self.exposure_settled.emit(self.exposure.value())
+
     def _on_slider_value_changed(self, value: int) -> None:
         self.strength_label.setText(f"{value} %")
         self.strength_changed.emit(value / 100.0)
