@@ -18,7 +18,14 @@ from core.metrics import ssim
 from core.weights import load_weights
 from trainer.checkpoint import CheckpointError
 from trainer.config import DataConfig, OptimConfig, TrainConfig
-from trainer.data import DatasetError, discover_pairs, iterate_crop_batches, load_pairs, load_rgb8, resolve_layout
+from trainer.data import (
+    DatasetError,
+    discover_pairs,
+    iterate_crop_batches,
+    load_pairs,
+    load_rgb8,
+    resolve_layout,
+)
 from trainer.loop import EpochEvent, StepEvent, ema_decay_at, train
 from trainer.losses import restoration_loss, ssim_torch
 
@@ -294,3 +301,25 @@ def test_resume_with_fewer_epochs_ends_the_cosine_schedule_there(lol_dataset: Pa
     rates = [h["lr"] for h in done.history]
     # Annealed over 3 epochs instead of 6: the last epoch runs at a quarter of the rate, not ~0.8x.
     assert rates[2] == pytest.approx(1e-6 + (1e-3 - 1e-6) * (1 + np.cos(np.pi * 2 / 3)) / 2, rel=0.05)
+
+
+def test_train_state_save_load_round_trip_keeps_the_resume_file_keys(lol_dataset: Path, tmp_path: Path) -> None:
+    from core.config import get_preset
+    from trainer.loop import TrainState
+
+    cfg = _config(lol_dataset, tmp_path / "run")
+    device = torch.device("cpu")
+    state = TrainState.create(cfg, get_preset(cfg.preset), device)
+    state.epoch, state.best_psnr, state.best_ssim = 2, 21.5, 0.7
+    state.history.append({"epoch": 1, "val_psnr": 20.0})
+    path = state.save(tmp_path / "run")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    assert sorted(saved) == ["best_psnr", "best_ssim", "ema", "epoch", "fingerprint", "history", "model",
+                             "optimiser", "scheduler", "torch_rng"]  # what runs of earlier versions hold
+    other = TrainState.create(dataclasses.replace(cfg, epochs=5), get_preset(cfg.preset), device)
+    other.load(tmp_path / "run", dataclasses.replace(cfg, epochs=5))  # --epochs may change on resume
+    assert (other.epoch, other.best_psnr, other.best_ssim, other.history) == (2, 21.5, 0.7, state.history)
+    for a, b in zip(state.model.state_dict().values(), other.model.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(CheckpointError, match="different configuration"):
+        TrainState.create(dataclasses.replace(cfg, seed=9), get_preset(cfg.preset), device).load(tmp_path / "run", cfg)

@@ -264,6 +264,200 @@ def _make_scheduler(cfg: TrainConfig, optimiser: torch.optim.Optimizer):
                                                       patience=o.plateau_patience, min_lr=o.min_lr)
 
 
+@dataclass
+class TrainState:
+    """What a run carries from epoch to epoch; :meth:`save` and :meth:`load` are its resume file.
+
+    ``epoch`` counts finished epochs. The resume file's keys (and the configuration fingerprint
+    it is checked against) are those of every earlier version, so older runs still resume.
+    """
+
+    model: MIRNet
+    ema: MIRNet | None
+    optimiser: torch.optim.Optimizer
+    scheduler: Any
+    fingerprint: str
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_psnr: float = -math.inf
+    best_ssim: float = 0.0
+
+    @classmethod
+    def create(cls, cfg: TrainConfig, model_cfg: MIRNetConfig, device: torch.device,
+               init_weights: str | None = None) -> TrainState:
+        """A fresh network (from ``init_weights`` when fine-tuning), its EMA copy, Adam and the schedule."""
+        model = MIRNet(model_cfg)
+        if init_weights:
+            model.load_state_dict(_initial_state(init_weights, model_cfg, cfg.preset))
+        model = model.to(device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        ema = copy.deepcopy(model).eval() if cfg.optim.ema_decay else None
+        optimiser = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        return cls(model, ema, optimiser, _make_scheduler(cfg, optimiser), cfg.fingerprint())
+
+    def save(self, out_dir: Path) -> Path:
+        """Write the resume file (atomically) with the torch RNG as it is now."""
+        return save_resume_state(out_dir, {
+            "fingerprint": self.fingerprint, "epoch": self.epoch, "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else {}, "optimiser": self.optimiser.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "history": self.history,
+            "best_psnr": self.best_psnr, "best_ssim": self.best_ssim,
+        })
+
+    def load(self, out_dir: Path, cfg: TrainConfig) -> None:
+        """Continue from the resume file in ``out_dir`` (refused when the configuration changed)."""
+        state = load_resume_state(out_dir, self.fingerprint)
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+            # --epochs may change on resume (it is not in the fingerprint): the cosine then ends there.
+            scheduler = self.scheduler
+            scheduler.T_max = max(1, cfg.epochs - cfg.optim.warmup_epochs)
+            progress = math.pi * min(scheduler.last_epoch, scheduler.T_max) / scheduler.T_max
+            for group, base in zip(self.optimiser.param_groups, scheduler.base_lrs):
+                group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(progress)) / 2
+        torch.set_rng_state(state["torch_rng"])
+        self.history = list(state["history"])
+        self.epoch = int(state["epoch"])
+        self.best_psnr, self.best_ssim = float(state["best_psnr"]), float(state["best_ssim"])
+
+    @property
+    def eval_model(self) -> MIRNet:
+        """The network validated and saved: the EMA weights when kept."""
+        return self.ema if self.ema is not None else self.model
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What stays fixed during a run: configuration, device, data and the module that trains."""
+
+    cfg: TrainConfig
+    model_cfg: MIRNetConfig
+    device: torch.device
+    dist: dist_utils.DistInfo
+    train_items: list[PairImages]
+    val_items: list[PairImages]
+    samples: int  # crops per epoch
+    steps: int  # optimiser steps per epoch and process
+    train_model: nn.Module  # the state's model, wrapped for DDP / torch.compile where asked
+    gen: torch.Generator
+    out_dir: Path = Path(".")
+    data_description: str = ""
+    baseline: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def context_window(self) -> int:
+        return self.cfg.effective_context_window
+
+
+def training_module(model: MIRNet, cfg: TrainConfig, dist: dist_utils.DistInfo, device: torch.device) -> nn.Module:
+    """``model`` as the optimiser steps see it: DDP-wrapped across processes, compiled when asked."""
+    train_model: nn.Module = model
+    if dist.enabled:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+    return train_model
+
+
+def train_step(run: RunContext, state: TrainState, batch: tuple[np.ndarray, np.ndarray, np.ndarray],
+               update: int) -> torch.Tensor:
+    """One optimiser step on ``batch`` (low crops, high crops, source indices): degradation,
+    forward, loss, backward, clipping, Adam, EMA (``update`` steps so far). Returns the loss."""
+    cfg, model_cfg = run.cfg, run.model_cfg
+    low_u8, high_u8, index = batch
+    low, darkening = degrade_low(to_tensor(low_u8, run.device), cfg.augment, run.gen)
+    high = to_tensor(high_u8, run.device)
+    exposure = _whole_image_gain(model_cfg, run.train_items, index, darkening, cfg.augment.true_exposure)
+    high, exposure = _exposed_targets(model_cfg, cfg, high, exposure, run.gen)
+    if cfg.channels_last:
+        low = low.contiguous(memory_format=torch.channels_last)
+    with _autocast(run.device, cfg.precision):
+        pred = run.train_model(low, exposure)
+    loss = restoration_loss(pred.float(), high, cfg.optim.charbonnier_eps, cfg.optim.ssim_weight,
+                            cfg.optim.colour_weight)
+    state.optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.optim.grad_clip:
+        nn.utils.clip_grad_norm_(state.model.parameters(), cfg.optim.grad_clip)
+    state.optimiser.step()
+    if state.ema is not None:
+        _ema_update(state.ema, state.model, ema_decay_at(cfg.optim.ema_decay, update))
+    return loss.detach()
+
+
+def train_epoch(run: RunContext, state: TrainState, epoch: int, t_start: float, *,
+                callback: Callback | None = None, should_stop: Callable[[], bool] | None = None) -> float:
+    """Train epoch ``epoch`` (0-based); returns its mean loss over all processes.
+
+    ``should_stop`` is polled every step (:class:`CancelledError` when it says so)."""
+    cfg, dist = run.cfg, run.dist
+    run.gen.manual_seed(cfg.seed * 100_003 + epoch * 7919 + dist.rank)
+    state.model.train()
+    losses = []
+    batches = iterate_crop_batches(run.train_items, crop=cfg.data.crop, batch_size=cfg.data.batch_size,
+                                   samples=run.samples, seed=cfg.seed, epoch=epoch, rank=dist.rank,
+                                   world_size=dist.world_size, flips=cfg.augment.flips,
+                                   scale_range=cfg.data.scale_range)
+    if cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs:
+        for group in state.optimiser.param_groups:
+            group["lr"] = cfg.optim.lr * (epoch + 1) / cfg.optim.warmup_epochs
+    for step, batch in enumerate(batches):
+        if should_stop is not None and should_stop():
+            raise CancelledError(f"Training stopped at epoch {epoch + 1}; resume continues from epoch {epoch}.")
+        loss = train_step(run, state, batch, epoch * run.steps + step)
+        losses.append(loss)
+        if callback is not None and (step % 10 == 0 or step == run.steps - 1):
+            callback(StepEvent(epoch + 1, cfg.epochs, step + 1, run.steps, float(loss), time.monotonic() - t_start))
+    return dist_utils.all_reduce_mean(float(torch.stack(losses).mean()), dist, run.device)
+
+
+def validate(run: RunContext, state: TrainState) -> tuple[dict[str, float], list[np.ndarray]]:
+    """Validation PSNR/SSIM of the state's :attr:`~TrainState.eval_model` (computed by the main
+    process, shared with the others) and its outputs (main process only)."""
+    metrics: dict[str, float] = {"val_psnr": 0.0, "val_ssim": 0.0}
+    outputs: list[np.ndarray] = []
+    if run.dist.is_main:
+        metrics, outputs = evaluate(state.eval_model, run.val_items, run.device, run.cfg.precision,
+                                    run.context_window, run.cfg.augment.true_exposure)
+    metrics["val_psnr"] = dist_utils.broadcast_float(metrics["val_psnr"], run.dist, run.device)
+    metrics["val_ssim"] = dist_utils.broadcast_float(metrics["val_ssim"], run.dist, run.device)
+    return metrics, outputs
+
+
+def _step_schedule(run: RunContext, state: TrainState, epoch: int, val_psnr: float) -> None:
+    o = run.cfg.optim
+    if o.warmup_epochs and epoch < o.warmup_epochs:
+        return
+    if o.schedule == "cosine":
+        state.scheduler.step()
+    else:
+        state.scheduler.step(val_psnr)
+
+
+def save_epoch(run: RunContext, state: TrainState, metrics: dict[str, float], improved: bool,
+               result: TrainResult) -> None:
+    """The main process writes the finished epoch: last (and, when ``improved``, best) weights with
+    their contract, metrics.json, curves.png and the resume state."""
+    if not run.dist.is_main:
+        return
+    cfg, out_dir = run.cfg, run.out_dir
+    meta = {"training_data": run.data_description, "epochs": state.epoch, "val_psnr": metrics["val_psnr"],
+            "val_ssim": metrics["val_ssim"], "extra": _weights_extra(cfg, run.model_cfg, run.context_window)}
+    result.last_weights = save_weights(out_dir / "weights" / "last.safetensors", state.eval_model, **meta)
+    if improved:
+        result.best_weights = save_weights(out_dir / "weights" / "best.safetensors", state.eval_model, **meta)
+    write_json_atomically(out_dir / "metrics.json", {"baseline": run.baseline, "history": state.history,
+                                                     "best_psnr": state.best_psnr, "best_ssim": state.best_ssim})
+    write_curves(out_dir / "curves.png", state.history)
+    state.save(out_dir)
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -295,145 +489,50 @@ def train(
             f"on {dist.world_size} process(es); lower --batch or raise the samples per epoch."
         )
 
-    model = MIRNet(model_cfg)
-    if cfg.init_weights and not resume:
-        model.load_state_dict(_initial_state(cfg.init_weights, model_cfg, cfg.preset))
-    model = model.to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    ema = copy.deepcopy(model).eval() if cfg.optim.ema_decay else None
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = _make_scheduler(cfg, optimiser)
-    history: list[dict[str, Any]] = []
-    start_epoch = 0
-    best_psnr, best_ssim = -math.inf, 0.0
-    fingerprint = cfg.fingerprint()
-
+    state = TrainState.create(cfg, model_cfg, device, None if resume else cfg.init_weights)
     if resume:
-        state = load_resume_state(out_dir, fingerprint)
-        model.load_state_dict(state["model"])
-        if ema is not None and "ema" in state:
-            ema.load_state_dict(state["ema"])
-        optimiser.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
-        if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
-            # --epochs may change on resume (it is not in the fingerprint): the cosine then ends there.
-            scheduler.T_max = max(1, cfg.epochs - cfg.optim.warmup_epochs)
-            progress = math.pi * min(scheduler.last_epoch, scheduler.T_max) / scheduler.T_max
-            for group, base in zip(optimiser.param_groups, scheduler.base_lrs):
-                group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(progress)) / 2
-        torch.set_rng_state(state["torch_rng"])
-        history = list(state["history"])
-        start_epoch = int(state["epoch"])
-        best_psnr, best_ssim = float(state["best_psnr"]), float(state["best_ssim"])
-        log.info("resumed %s at epoch %d", out_dir, start_epoch)
+        state.load(out_dir, cfg)
+        log.info("resumed %s at epoch %d", out_dir, state.epoch)
     elif dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_main:
-        write_json_atomically(out_dir / "config.json", {"config": cfg.to_dict(), "fingerprint": fingerprint,
-                                                   "architecture": model_cfg.__dict__,
-                                                   "parameters": count_parameters(model)})
+        write_json_atomically(out_dir / "config.json", {"config": cfg.to_dict(), "fingerprint": state.fingerprint,
+                                                        "architecture": model_cfg.__dict__,
+                                                        "parameters": count_parameters(state.model)})
 
-    train_model: nn.Module = model
-    if dist.enabled:
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile:
-        train_model = torch.compile(train_model)
-
-    baseline = input_baseline(val_items) if dist.is_main else {}
-    result = TrainResult(out_dir, None, None, history, best_psnr, best_ssim, baseline=baseline)
-    gen = torch.Generator(device=device)
+    run = RunContext(cfg, model_cfg, device, dist, train_items, val_items, samples, steps,
+                     training_module(state.model, cfg, dist, device), torch.Generator(device=device), out_dir,
+                     data_description, input_baseline(val_items) if dist.is_main else {})
+    result = TrainResult(out_dir, None, None, state.history, state.best_psnr, state.best_ssim,
+                         baseline=run.baseline)
     t_start = time.monotonic()
     epoch_times: list[float] = []
-    context = cfg.effective_context_window
 
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(state.epoch, cfg.epochs):
         t_epoch = time.monotonic()
-        gen.manual_seed(cfg.seed * 100_003 + epoch * 7919 + dist.rank)
-        model.train()
-        losses = []
-        batches = iterate_crop_batches(train_items, crop=cfg.data.crop, batch_size=cfg.data.batch_size,
-                                       samples=samples, seed=cfg.seed, epoch=epoch, rank=dist.rank,
-                                       world_size=dist.world_size, flips=cfg.augment.flips,
-                                       scale_range=cfg.data.scale_range)
-        if cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs:
-            for group in optimiser.param_groups:
-                group["lr"] = cfg.optim.lr * (epoch + 1) / cfg.optim.warmup_epochs
-        for step, (low_u8, high_u8, index) in enumerate(batches):
-            if should_stop is not None and should_stop():
-                raise CancelledError(f"Training stopped at epoch {epoch + 1}; resume continues from epoch {epoch}.")
-            low, darkening = degrade_low(to_tensor(low_u8, device), cfg.augment, gen)
-            high = to_tensor(high_u8, device)
-            exposure = _whole_image_gain(model_cfg, train_items, index, darkening, cfg.augment.true_exposure)
-            high, exposure = _exposed_targets(model_cfg, cfg, high, exposure, gen)
-            if cfg.channels_last:
-                low = low.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, cfg.precision):
-                pred = train_model(low, exposure)
-            loss = restoration_loss(pred.float(), high, cfg.optim.charbonnier_eps, cfg.optim.ssim_weight,
-                                    cfg.optim.colour_weight)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.optim.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            optimiser.step()
-            if ema is not None:
-                _ema_update(ema, model, ema_decay_at(cfg.optim.ema_decay, epoch * steps + step))
-            losses.append(loss.detach())
-            if callback is not None and (step % 10 == 0 or step == steps - 1):
-                callback(StepEvent(epoch + 1, cfg.epochs, step + 1, steps, float(loss.detach()),
-                                   time.monotonic() - t_start))
-
-        mean_loss = dist_utils.all_reduce_mean(float(torch.stack(losses).mean()), dist, device)
-        eval_model = ema if ema is not None else model
-        metrics: dict[str, float] = {"val_psnr": 0.0, "val_ssim": 0.0}
-        outputs: list[np.ndarray] = []
-        if dist.is_main:
-            metrics, outputs = evaluate(eval_model, val_items, device, cfg.precision, context,
-                                            cfg.augment.true_exposure)
-        metrics["val_psnr"] = dist_utils.broadcast_float(metrics["val_psnr"], dist, device)
-        metrics["val_ssim"] = dist_utils.broadcast_float(metrics["val_ssim"], dist, device)
-        lr_now = optimiser.param_groups[0]["lr"]
-        if not (cfg.optim.warmup_epochs and epoch < cfg.optim.warmup_epochs):
-            if cfg.optim.schedule == "cosine":
-                scheduler.step()
-            else:
-                scheduler.step(metrics["val_psnr"])
+        mean_loss = train_epoch(run, state, epoch, t_start, callback=callback, should_stop=should_stop)
+        metrics, outputs = validate(run, state)
+        lr_now = state.optimiser.param_groups[0]["lr"]
+        _step_schedule(run, state, epoch, metrics["val_psnr"])
         epoch_time = time.monotonic() - t_epoch
         epoch_times.append(epoch_time)
         record = {"epoch": epoch + 1, "loss": mean_loss, **metrics, "lr": lr_now, "time_s": epoch_time,
-                  "input_psnr": baseline.get("input_psnr")}
-        history.append(record)
-        improved = metrics["val_psnr"] > best_psnr
+                  "input_psnr": run.baseline.get("input_psnr")}
+        state.history.append(record)
+        state.epoch = epoch + 1
+        improved = metrics["val_psnr"] > state.best_psnr
         if improved:
-            best_psnr, best_ssim = metrics["val_psnr"], metrics["val_ssim"]
-
-        if dist.is_main:
-            meta = {"training_data": data_description, "epochs": epoch + 1, "val_psnr": metrics["val_psnr"],
-                    "val_ssim": metrics["val_ssim"],
-                    "extra": _weights_extra(cfg, model_cfg, context)}
-            result.last_weights = save_weights(out_dir / "weights" / "last.safetensors", eval_model, **meta)
-            if improved:
-                result.best_weights = save_weights(out_dir / "weights" / "best.safetensors", eval_model, **meta)
-            write_json_atomically(out_dir / "metrics.json", {"baseline": baseline, "history": history,
-                                                             "best_psnr": best_psnr, "best_ssim": best_ssim})
-            write_curves(out_dir / "curves.png", history)
-            save_resume_state(out_dir, {
-                "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
-                "ema": ema.state_dict() if ema is not None else {}, "optimiser": optimiser.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "history": history,
-                "best_psnr": best_psnr, "best_ssim": best_ssim,
-            })
+            state.best_psnr, state.best_ssim = metrics["val_psnr"], metrics["val_ssim"]
+        save_epoch(run, state, metrics, improved, result)
         dist_utils.barrier(dist)
         remaining = cfg.epochs - epoch - 1
         eta = remaining * float(np.mean(epoch_times[-3:]))
         if callback is not None:
             preview = outputs[0] if outputs else None
-            callback(EpochEvent(epoch + 1, cfg.epochs, dict(record), best_psnr, eta, preview,
+            callback(EpochEvent(epoch + 1, cfg.epochs, dict(record), state.best_psnr, eta, preview,
                                 val_items[0].low if preview is not None else None,
                                 val_items[0].high if preview is not None else None))
-        result.best_psnr, result.best_ssim = best_psnr, best_ssim
+        result.best_psnr, result.best_ssim = state.best_psnr, state.best_ssim
         if cfg.time_limit_s is not None and time.monotonic() - t_start > cfg.time_limit_s and remaining:
             log.info("time limit reached after epoch %d; resume to continue", epoch + 1)
             break

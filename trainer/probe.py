@@ -1,9 +1,9 @@
 """Estimate the time of one training epoch on this machine by timing a few real steps.
 
-The probe runs :func:`trainer.loop.train` itself (so every step costs exactly what the real loop
-costs: degradation, forward, loss, backward, clipping, Adam, EMA) on a scratch copy of just
-``batch_size`` training pairs, stops it after a few steps, and times validation of one full
-validation image. It then extrapolates:
+The probe times :func:`trainer.loop.train_step`, the loop's own step (so every step costs
+exactly what the real loop costs: degradation, forward, loss, backward, clipping, Adam, EMA), on
+``batch_size`` of the run's training pairs, and validation of one full validation image. No run
+folder is written. It then extrapolates:
 ``epoch = steps per epoch x seconds per step + validation images x seconds per image``.
 """
 
@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
 import torch
 
@@ -26,8 +22,9 @@ from core.errors import CancelledError
 from core.model import MIRNet, count_parameters
 
 from .config import TrainConfig
-from .data import ImagePair, load_pairs, select_pairs, steps_per_epoch
-from .loop import EpochEvent, StepEvent, evaluate, select_device, train
+from .data import ImagePair, iterate_crop_batches, load_pairs, select_pairs, steps_per_epoch
+from .distributed import DistInfo
+from .loop import RunContext, TrainState, evaluate, select_device, train_step, training_module
 
 log = logging.getLogger(__name__)
 
@@ -78,56 +75,37 @@ def _split_pairs(cfg: TrainConfig) -> tuple[list[ImagePair], list[ImagePair]]:
     return train_pairs, val_pairs
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.symlink(src.resolve(), dst)
-    except OSError:  # no symlinks (Windows without the privilege)
-        shutil.copy2(src, dst)
-
-
-def _scratch_dataset(root: Path, train_pairs: list[ImagePair], val_pair: ImagePair) -> None:
-    """``root/train/{low,high}`` and ``root/val/{low,high}`` holding the given pairs."""
-    for split, pairs in (("train", train_pairs), ("val", [val_pair])):
-        for pair in pairs:
-            for side, src in (("low", pair.low), ("high", pair.high)):
-                folder = root / split / side
-                folder.mkdir(parents=True, exist_ok=True)
-                _link_or_copy(src, folder / src.name)
-
-
-class _StopProbe(Exception):
-    """Raised from the callback once enough steps are timed."""
-
-
-def _time_steps(cfg: TrainConfig, train_pairs: list[ImagePair], val_pair: ImagePair, steps: int, warmup: int,
+def _time_steps(cfg: TrainConfig, train_pairs: list[ImagePair], steps: int, warmup: int,
                 should_stop: Callable[[], bool] | None) -> float:
-    """Seconds per training step of the real loop, after ``warmup`` steps."""
+    """Seconds per :func:`trainer.loop.train_step` of ``cfg`` on ``batch_size`` training pairs,
+    after ``warmup`` steps."""
+    device = select_device(cfg.device)
+    model_cfg = get_preset(cfg.preset)
     batch = cfg.data.batch_size
     total = warmup + steps
-    elapsed: dict[int, float] = {}
-
-    def on_event(event: StepEvent | EpochEvent) -> None:
-        if isinstance(event, StepEvent):
-            elapsed[event.step] = event.elapsed_s
-            if event.step >= total:
-                raise _StopProbe()
-
-    with tempfile.TemporaryDirectory(prefix="lowlight-probe-") as tmp:
-        root = Path(tmp)
-        _scratch_dataset(root / "data", train_pairs[:batch], val_pair)
-        data = dataclasses.replace(cfg.data, train_dir=str(root / "data"), val_dir=None, val_split=None,
-                                   samples_per_epoch=batch * total)
-        probe_cfg = dataclasses.replace(cfg, data=data, out_dir=str(root / "run"), epochs=1, time_limit_s=None)
-        try:
-            train(probe_cfg, callback=on_event, should_stop=should_stop)
-        except _StopProbe:
-            pass
-    # the loop reports the first step and then every 10th: time from the end of the warm-up step
-    first = min(k for k in elapsed if k >= warmup) if any(k >= warmup for k in elapsed) else None
-    last = max(elapsed)
-    if first is None or last <= first:
+    torch.manual_seed(cfg.seed)
+    items = load_pairs(train_pairs[:batch])
+    state = TrainState.create(cfg, model_cfg, device, cfg.init_weights)
+    single = DistInfo()
+    run = RunContext(cfg, model_cfg, device, single, items, [], batch * total, total,
+                     training_module(state.model, cfg, single, device), torch.Generator(device=device))
+    run.gen.manual_seed(cfg.seed)
+    state.model.train()
+    batches = iterate_crop_batches(items, crop=cfg.data.crop, batch_size=batch, samples=batch * total, seed=cfg.seed,
+                                   epoch=0, flips=cfg.augment.flips, scale_range=cfg.data.scale_range)
+    started, timed = 0.0, 0
+    for step, crops in enumerate(batches):
+        if should_stop is not None and should_stop():
+            raise CancelledError("probe cancelled")
+        if step == warmup:
+            _sync(device)
+            started = time.perf_counter()
+        train_step(run, state, crops, step)
+        timed += step >= warmup
+    _sync(device)
+    if timed < 1:
         raise RuntimeError("the probe could not time any training step")
-    return (elapsed[last] - elapsed[first]) / (last - first)
+    return (time.perf_counter() - started) / timed
 
 
 def probe_epoch_time(
@@ -150,7 +128,7 @@ def probe_epoch_time(
     n_steps = steps_per_epoch(samples, cfg.data.batch_size)
     if not train_pairs or not val_pairs:
         raise ValueError("the probe needs training and validation pairs")
-    per_step = _time_steps(cfg, train_pairs, val_pairs[0], steps, warmup, should_stop)
+    per_step = _time_steps(cfg, train_pairs, steps, warmup, should_stop)
 
     if should_stop is not None and should_stop():
         raise CancelledError("probe cancelled")
