@@ -103,7 +103,7 @@ def first_pixels(photo: Path, weights: Path, repeats: int, pauser: Pauser) -> No
             if first is None and window.view.has_result():
                 first = time.perf_counter() - start
             item = window.queue.item(0)
-            if item.state in (PhotoState.DONE, PhotoState.FAILED) and window._enhance_worker is None:
+            if item.state in (PhotoState.DONE, PhotoState.FAILED) and window.scheduler.active_worker is None:
                 break
             time.sleep(0.001)
         done = time.perf_counter() - start

@@ -47,7 +47,7 @@ def make_photo(folder: Path, megapixels: float) -> Path:
 def resolve_weights(arg: str | None, folder: Path) -> tuple[Path, str]:
     if arg:
         return Path(arg), arg
-    from desktop_app.engine import default_weights_path
+    from core.engine import default_weights_path
 
     bundled = default_weights_path()
     if bundled.exists():
@@ -145,7 +145,7 @@ def main() -> int:
 
     def finished() -> bool:
         item = window.queue.item(0)
-        return item.state in (PhotoState.DONE, PhotoState.FAILED) and window._enhance_worker is None
+        return item.state in (PhotoState.DONE, PhotoState.FAILED) and window.scheduler.active_worker is None
 
     deadline = time.monotonic() + args.timeout
     while not finished() and time.monotonic() < deadline:
