@@ -15,13 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QSplitter,
-    QToolBar,
-)
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar
 
 from core.engine import default_weights_path
 from core.io import unique_path
@@ -74,6 +68,7 @@ class MainWindow(QMainWindow):
         self.scheduler = EnhanceScheduler(self.queue, self.settings, self.runner, self.io_runner,
                                           self.current_row, self)
         self.models = ModelLoader(self.settings, self.runner, engine_factory, weights, self)
+        self.scheduler.follow(self.models)  # before the window's own slots: they show the new state
         self.saver = PhotoSaver(self.runner, self.io_runner, self)
         self._closing = False
         self._build_ui()
@@ -105,7 +100,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.queue_label)
 
         self.drop_handler = DropHandler(self)
-        self.drop_handler.paths_dropped.connect(self._on_paths_dropped)
+        self.drop_handler.paths_dropped.connect(self.add_paths)
         self.list_view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.queue.dataChanged.connect(self._on_queue_changed)
         self.queue.rowsInserted.connect(self._on_queue_changed)
@@ -128,7 +123,6 @@ class MainWindow(QMainWindow):
         self.scheduler.error.connect(self.show_error)
         self.models.loaded.connect(self._on_model_loaded)
         self.models.failed.connect(self._on_model_failed)
-        self.models.finished.connect(self._on_model_finished)
         self.saver.saved.connect(self._on_photo_saved)
         self.saver.failed.connect(self.show_error)
 
@@ -227,9 +221,6 @@ class MainWindow(QMainWindow):
 
     def load_model(self, weights: Path | None) -> None:
         """Load a model in the background (None = the bundled default)."""
-        self.scheduler.cancel()
-        self.scheduler.hold("model")
-        self.scheduler.set_engine(None)
         self.controls.set_model_info("loading model…")
         self.models.load(weights)
 
@@ -263,9 +254,6 @@ class MainWindow(QMainWindow):
         self.split_action.setChecked(self.view.mode is CompareMode.SPLIT)
 
     # ------------------------------------------------------------------ slots: input
-    def _on_paths_dropped(self, paths: list[Path]) -> None:
-        self.add_paths(paths)
-
     def _on_open_triggered(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open photos", self.settings.last_open_dir, IMAGE_FILTER)
         if files:
@@ -355,7 +343,6 @@ class MainWindow(QMainWindow):
         self.controls.show_model(loaded.description, Path(loaded.weights or default_weights_path()).name,
                                  loaded.device, bool(getattr(loaded.engine, "exposure_is_trained", True)))
         self.show_info(f"Model ready: {loaded.description} on {loaded.device}")
-        self.scheduler.set_engine(loaded.engine, str(loaded.weights or "bundled"))
         self._update_overlay(self.current_row())
 
     def _on_model_failed(self, text: str) -> None:
@@ -365,9 +352,6 @@ class MainWindow(QMainWindow):
         self.controls.show_model_error(text)
         self.show_error(text)
         self._update_overlay(self.current_row())
-
-    def _on_model_finished(self) -> None:
-        self.scheduler.release("model")
 
     # ------------------------------------------------------------------ slots: scheduler
     def _on_enhance_finished(self) -> None:

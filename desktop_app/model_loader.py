@@ -30,6 +30,7 @@ def load_failure_text(weights: Path | None, exc: BaseException) -> str:
 class ModelLoader(QObject):
     """Loads the chosen model in the background; see the module docstring."""
 
+    loading = Signal()  # a load starts
     loaded = Signal(object)  # ModelLoaded
     failed = Signal(str)  # people-readable reason
     finished = Signal()  # after loaded or failed
@@ -69,6 +70,8 @@ class ModelLoader(QObject):
         return eng.list_models([current] if current is not None else [])
 
     def load(self, weights: Path | None) -> None:
+        """Load ``weights`` (None: the bundled model) on the runner."""
+        self.loading.emit()
         worker = Worker(load_model_job, self.factory, weights, name="load-model")
         worker.signals.returned.connect(self.loaded)
         worker.signals.errored.connect(lambda exc, w=weights: self.failed.emit(load_failure_text(w, exc)))

@@ -18,8 +18,17 @@ from PySide6.QtCore import QObject, Signal
 
 from .engine import Engine
 from .imaging import qimage_from_rgb
-from .jobs import EnhanceResult, ImageLoaded, QuickPreview, StageProgress, enhance_job, preview_job
+from .jobs import (
+    EnhanceResult,
+    ImageLoaded,
+    ModelLoaded,
+    QuickPreview,
+    StageProgress,
+    enhance_job,
+    preview_job,
+)
 from .messages import error_text
+from .model_loader import ModelLoader
 from .models.photo_queue import PhotoQueueModel, PhotoState
 from .result_cache import FULL_RES_BUDGET_BYTES, FullResolutionCache
 from .settings import AppSettings
@@ -100,6 +109,12 @@ class EnhanceScheduler(QObject):
     def close(self) -> None:
         """The window is closing: start nothing, report nothing."""
         self._closed = True
+
+    def follow(self, models: ModelLoader) -> None:
+        """Pause while ``models`` loads a model, then enhance with it (or with none, if it failed)."""
+        models.loading.connect(self._on_model_loading)
+        models.loaded.connect(self._on_model_loaded)
+        models.finished.connect(self._on_model_finished)
 
     def set_engine(self, engine: Engine | None, model_key: str = "") -> None:
         """A model is ready (or gone: ``None``); results of another model go back in the queue."""
@@ -184,6 +199,18 @@ class EnhanceScheduler(QObject):
         worker.signals.returned.connect(self._on_preview_returned)
         worker.signals.errored.connect(lambda exc, p=path: self._on_preview_errored(p, exc))
         self.io_runner.submit(worker)
+
+    # ------------------------------------------------------------------ slots: model
+    def _on_model_loading(self) -> None:
+        self.cancel()
+        self.hold("model")
+        self.set_engine(None)
+
+    def _on_model_loaded(self, loaded: ModelLoaded) -> None:
+        self.set_engine(loaded.engine, str(loaded.weights or "bundled"))
+
+    def _on_model_finished(self) -> None:
+        self.release("model")
 
     # ------------------------------------------------------------------ slots: previews
     def _on_preview_returned(self, loaded: ImageLoaded) -> None:

@@ -106,3 +106,23 @@ def test_unreadable_photo_fails_from_its_preview(qtbot, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: scheduler.queue.item(0).state is PhotoState.FAILED, timeout=10000)
     assert scheduler.queue.item(0).error and changed == [0]
     _close(scheduler)
+
+
+def test_it_pauses_while_a_model_loads_and_goes_on_with_it(qtbot, tmp_path: Path) -> None:
+    from desktop_app.model_loader import ModelLoader
+
+    queue = PhotoQueueModel()
+    settings = AppSettings()
+    runner = JobRunner()
+    scheduler = EnhanceScheduler(queue, settings, runner, JobRunner(), lambda: 0)
+    engine = StubEngine()
+    models = ModelLoader(settings, runner, lambda weights: engine)
+    scheduler.follow(models)
+    scheduler.add_rows(queue.add_paths([make_photo(tmp_path / "a.jpg")]))
+    assert scheduler.active_worker is None  # no model yet
+    models.load(None)
+    assert scheduler.engine is None and scheduler.active_worker is None  # held while loading
+    qtbot.waitUntil(lambda: _idle(scheduler), timeout=15000)
+    assert scheduler.engine is engine and scheduler.model_key == "bundled"
+    assert queue.item(0).result.model_key == "bundled" and engine.calls == 1
+    _close(scheduler)
