@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import write_bytes_atomically
 from .batch import (
     DEFAULT_SUFFIX,
     OUTPUT_FORMATS,
@@ -109,10 +110,8 @@ def _resolve_weights(option: str | None) -> Path:
 
 def _make_enhancer(weights_option: str | None, device: str) -> Any:
     path = _resolve_weights(weights_option)
-    try:
-        from .engine import Enhancer
-    except ImportError as exc:
-        raise UsageError(f"the inference engine (core.engine) is not available: {exc}") from None
+    from .engine import Enhancer  # torch is imported only when a model is needed
+
     try:
         return Enhancer(path, device=device)
     except CoreError:
@@ -365,7 +364,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                        for e in per_image],
             "failed": [{"path": str(p), "reason": r} for p, r in failed],
         }
-        Path(args.json).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        write_bytes_atomically(Path(args.json), json.dumps(payload, indent=2).encode("utf-8"))
     if args.report:
         _write_report(Path(args.report), report_rows, ("input", "autocontrast", "model", "reference"))
     return EXIT_FAILED if failed else EXIT_OK

@@ -276,7 +276,6 @@ def test_failure_shows_message_and_log_tail(qtbot, env: Path, dataset: Path) -> 
 def test_open_retrain_wizard_entry_point(qtbot, env: Path) -> None:
     from desktop_app import wizard as wizard_module
 
-    assert wizard_module.is_available()
     wizard = wizard_module.open_retrain_wizard(None, {"models_dir": env / "models"})
     qtbot.addWidget(wizard)
     assert wizard.isVisible() and wizard.context.models_dir == env / "models"

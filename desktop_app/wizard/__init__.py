@@ -1,7 +1,6 @@
 """Retraining wizard: "Tools → Retrain Model…" and ``python -m desktop_app.wizard``.
 
-The main window enables its menu entry when :func:`is_available` is True and calls
-:func:`open_retrain_wizard`; connect the returned wizard's ``weightsInstalled(Path)`` signal to
+The main window calls :func:`open_retrain_wizard`; connect the returned wizard's ``weightsInstalled(Path)`` signal to
 switch the app to the new model.
 """
 
@@ -14,12 +13,7 @@ if TYPE_CHECKING:
 
     from .wizard import RetrainWizard
 
-__all__ = ["is_available", "open_retrain_wizard"]
-
-
-def is_available() -> bool:
-    """Whether the retraining wizard can be used (menu entry enabled)."""
-    return True
+__all__ = ["open_retrain_wizard"]
 
 
 def open_retrain_wizard(parent: QWidget | None, context: dict[str, Any] | None = None) -> RetrainWizard:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_bytes_atomically
 from trainer.config import TrainConfig
 
 CONFIG_REQUEST = "wizard-config.json"  # the TrainConfig the worker is started with
@@ -52,7 +53,7 @@ class RunPlan:
     def write_config(self) -> Path:
         """Write the config the worker reads (creating the run folder)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_bytes_atomically(self.config_path, (json.dumps(self.config.to_dict(), indent=2) + "\n").encode("utf-8"))
         return self.config_path
 
 
