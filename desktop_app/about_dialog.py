@@ -6,6 +6,7 @@ import html
 import platform
 
 import PySide6
+import torch
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -15,15 +16,9 @@ from .resources import icon
 
 def version_rows(model_text: str = "", device: str = "") -> list[tuple[str, str]]:
     """(label, value) pairs shown in the About dialog."""
-    try:
-        import torch
-
-        torch_version = torch.__version__
-    except ImportError:  # pragma: no cover
-        torch_version = "not installed"
     rows = [
         ("Version", __version__),
-        ("PyTorch", torch_version),
+        ("PyTorch", torch.__version__),
         ("Qt", f"{qVersion()} (PySide6 {PySide6.__version__})"),
         ("Python", platform.python_version()),
     ]

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
+from core.pixels import convert_depth
+
 PREVIEW_MAX_SIDE = 2048
 THUMBNAIL_MAX_SIDE = 160
 
@@ -19,8 +21,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return np.ascontiguousarray(image)
     if image.dtype == np.uint16:
-        from core.pixels import convert_depth
-
         return np.ascontiguousarray(convert_depth(image, np.uint8))
     out = np.empty(image.shape, dtype=np.float32)
     np.multiply(image, 255.0, out=out, casting="unsafe")
