@@ -7,14 +7,17 @@ from pathlib import Path
 from conftest_app import *  # noqa: F403
 
 
-def test_parse_args_and_main_importable() -> None:
+def test_parse_args_and_the_installed_entry_point() -> None:
+    from importlib.metadata import entry_points
+
     from desktop_app.__main__ import main
     from desktop_app.app import parse_args
 
     args = parse_args(["a.jpg", "folder", "--weights", "m.safetensors"])
     assert args.files == [Path("a.jpg"), Path("folder")]
     assert args.weights == Path("m.safetensors")
-    assert callable(main)
+    (script,) = [ep for ep in entry_points(group="gui_scripts") if ep.name == "lowlight-studio"]
+    assert script.load() is main
 
 
 def test_icons_exist() -> None:
