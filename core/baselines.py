@@ -5,7 +5,6 @@ All functions take and return float32 RGB ``H x W x 3`` arrays with values in [0
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -31,14 +30,3 @@ def gamma(image: np.ndarray, exponent: float = 0.4) -> np.ndarray:
     if exponent <= 0:
         raise ValueError(f"gamma exponent must be positive, got {exponent}")
     return np.power(_check(image), np.float32(exponent)).astype(np.float32)
-
-
-def clahe(image: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8) -> np.ndarray:
-    """OpenCV CLAHE on the L channel of CIE Lab (16-bit precision); colour channels untouched."""
-    rgb = _check(image)
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)  # float input: L in [0, 100]
-    lightness = (np.clip(lab[:, :, 0] / 100.0, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-    equalizer = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tile_grid, tile_grid))
-    lab[:, :, 0] = equalizer.apply(lightness).astype(np.float32) / 65535.0 * 100.0
-    out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
