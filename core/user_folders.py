@@ -15,6 +15,8 @@ APP_NAME = "lowlight-studio"
 DATA_DIR_ENV = "LOWLIGHT_STUDIO_DATA_DIR"
 #: Environment variable replacing the user cache folder.
 CACHE_ENV = "LOWLIGHT_CACHE_DIR"
+#: Installed models are safetensors files.
+MODEL_SUFFIX = ".safetensors"
 
 
 def data_dir() -> Path:
@@ -30,6 +32,15 @@ def data_dir() -> Path:
 def user_models_dir() -> Path:
     """Where installed models live."""
     return data_dir() / "models"
+
+
+def installed_models(folder: str | Path | None = None) -> list[Path]:
+    """The weights files installed in ``folder`` (default :func:`user_models_dir`), sorted by name;
+    hidden files (temporary files of an install in progress) are left out."""
+    target = Path(folder) if folder is not None else user_models_dir()
+    if not target.is_dir():
+        return []
+    return sorted(p for p in target.glob(f"*{MODEL_SUFFIX}") if p.is_file() and not p.name.startswith("."))
 
 
 def runs_dir() -> Path:

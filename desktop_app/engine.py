@@ -20,7 +20,7 @@ import numpy as np
 from core.engine import Enhancer, default_weights_path
 from core.formats import HEIF_EXTENSIONS, RASTER_EXTENSIONS, RAW_EXTENSIONS
 from core.pixels import INTEGER_MAX, to_float, to_integers
-from core.user_folders import user_models_dir
+from core.user_folders import installed_models, user_models_dir
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
     entries = [ModelEntry("Bundled model", None)]
     seen: set[Path] = {default_weights_path().resolve()}
     folder = user_models_dir()
-    found = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    found = installed_models(folder)
     for path in [*found, *(extra or [])]:
         resolved = path.resolve()
         if resolved in seen:

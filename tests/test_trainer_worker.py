@@ -224,14 +224,14 @@ def test_user_models_install_list_and_env_override(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv(user_folders.DATA_DIR_ENV, str(tmp_path / "data"))
     assert user_folders.user_models_dir() == tmp_path / "data" / "models"
     assert user_folders.runs_dir() == tmp_path / "data" / "runs"
-    assert user_models.list_installed_models() == []
+    assert user_folders.installed_models() == []
     src = tmp_path / "best.safetensors"
     src.write_bytes(b"weights")
     first = user_models.install_weights(src, "my model/v1")
     second = user_models.install_weights(src, "my model/v1")
     assert first.name == "my-model-v1.safetensors" and second.name == "my-model-v1 (1).safetensors"
     assert first.read_bytes() == b"weights"
-    assert sorted(user_models.list_installed_models()) == sorted([first, second])
+    assert user_folders.installed_models() == sorted([first, second])
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
     with pytest.raises(FileNotFoundError):
         user_models.install_weights(tmp_path / "missing.safetensors", "x")

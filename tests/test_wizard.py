@@ -76,8 +76,8 @@ def next_enabled(wizard) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_wizard_trains_evaluates_and_installs(qtbot, env: Path, dataset: Path, tiny_weights: Path) -> None:
+    from core.user_folders import installed_models
     from core.weights import load_weights
-    from trainer.user_models import list_installed_models
 
     wizard = make_wizard(qtbot, current_weights=tiny_weights)
     assert not next_enabled(wizard)
@@ -119,7 +119,7 @@ def test_wizard_trains_evaluates_and_installs(qtbot, env: Path, dataset: Path, t
     assert installed == env / "models" / "test-run.safetensors"
     _, info = load_weights(installed)
     assert info.preset == "tiny" and info.epochs is not None
-    assert list_installed_models() == [installed]
+    assert installed_models() == [installed]
     assert not finish.install_button.isEnabled()
     wizard.accept()
 

@@ -47,14 +47,6 @@ def install_weights(src: str | Path, name: str, folder: str | Path | None = None
     return dest
 
 
-def list_installed_models(folder: str | Path | None = None) -> list[Path]:
-    """Installed weights files, sorted by name."""
-    target_dir = Path(folder) if folder is not None else user_models_dir()
-    if not target_dir.is_dir():
-        return []
-    return sorted(p for p in target_dir.glob(f"*{WEIGHTS_SUFFIX}") if p.is_file() and not p.name.startswith("."))
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """What a run folder says about itself (read from config.json and metrics.json)."""
