@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 from conftest_app import *  # noqa: F403
+from conftest_app import make_photo, run_job
 
+from core.engine import EngineConfig, Enhancer
 from core.errors import CancelledError
+from core.io import read_image
+from desktop_app.jobs import StageProgress, enhance_job
 from desktop_app.workers import JobRunner, Preview, Worker
 
 
@@ -23,7 +28,7 @@ def _record(worker: Worker) -> list[tuple[str, object]]:
     signals = worker.signals
     signals.started.connect(lambda: seen.append(("started", None)))
     signals.progress.connect(lambda value: seen.append(("progress", value)))
-    signals.preview.connect(lambda value: seen.append(("preview", value.name)))
+    signals.preview.connect(lambda value: seen.append(("preview", getattr(value, "name", type(value).__name__))))
     signals.returned.connect(lambda value: seen.append(("returned", value)))
     signals.errored.connect(lambda exc: seen.append(("errored", type(exc).__name__)))
     signals.aborted.connect(lambda: seen.append(("aborted", None)))
@@ -175,3 +180,29 @@ def test_thousands_of_reports_arrive_in_order(qtbot) -> None:
     with qtbot.waitSignal(worker.signals.finished, timeout=30000):
         runner.submit(worker)
     assert seen == list(range(20000))
+
+
+def test_the_real_engine_enhances_and_stops_when_the_job_is_closed(tiny_weights, one_torch_thread,
+                                                                   tmp_path) -> None:
+    """enhance_job over Enhancer.render_steps: the same result as Enhancer.render; closing the job
+    (what a cancel does) stops the engine between tiles and leaves it usable."""
+    engine = Enhancer(tiny_weights, device="cpu", config=EngineConfig(tile=64, compiled="off"))
+    photo = make_photo(tmp_path / "p.png", size=(150, 130))
+    events, result = run_job(enhance_job(engine, photo, "full", "tiny", quick=False))
+    expected = engine.render(read_image(photo, integers=True).pixels, mode="full")
+    np.testing.assert_array_equal(result.enhanced, expected)
+    assert [e.fraction for e in events if isinstance(e, StageProgress)][-1] == 1.0
+
+    calls = []
+    infer = engine._infer
+    engine._infer = lambda *args: calls.append(1) or infer(*args)  # type: ignore[method-assign]
+    job = enhance_job(engine, photo, "full", "tiny", quick=False)
+    for _ in job:  # up to the second step inside the engine, then cancel as the worker does
+        if len(calls) == 2:
+            break
+    job.close()
+    tiles = len(calls)
+    assert tiles == 2
+    _, again = run_job(enhance_job(engine, photo, "full", "tiny", quick=False))  # still usable
+    assert len(calls) - tiles > tiles  # a whole photo takes more tiles than the cancelled run did
+    np.testing.assert_array_equal(again.enhanced, expected)
