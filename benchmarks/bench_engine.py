@@ -219,8 +219,7 @@ def child_tile(spec: dict) -> dict:
         torch.set_num_threads(spec["threads"])
     backend = spec["backend"]
     model, info = load_weights(spec["weights"], "cpu")
-    window = info.extra.get("context_window")
-    model.eval().set_context_window(int(window) if window else 192)
+    model.eval().set_context_window(info.descriptor.context_window)
     crops = np.load(spec["crops"])
     gains = np.load(spec["gains"])
     prepared = time.perf_counter()
