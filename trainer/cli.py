@@ -134,7 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
             m = event.metrics
             print(f"\repoch {event.epoch}/{event.epochs}  loss {m['loss']:.4f}  val PSNR {m['val_psnr']:.2f} dB  "
                   f"SSIM {m['val_ssim']:.3f}  best {event.best_psnr:.2f} dB  lr {m['lr']:.2e}  "
-                  f"{m['time_s']:.0f}s/epoch  ETA {format_duration(event.eta_s)}", file=sys.stderr, flush=True)
+                  f"{format_duration(m['time_s'])}/epoch  ETA {format_duration(event.eta_s)}", file=sys.stderr, flush=True)
 
     try:
         result = train(cfg, resume=args.resume, callback=report)
