@@ -36,8 +36,12 @@ def test_an_existing_run_is_refused_resumed_or_overwritten(lol_dataset, tmp_path
     assert "--resume" in err and "--overwrite" in err
     assert (run / "weights" / "best.safetensors").read_bytes() == best and _epochs(run) == 1
 
+    stale_preview = run / "previews" / ".epoch-0002.png.abcd1234.tmp"  # a killed worker's preview
+    stale_preview.parent.mkdir(exist_ok=True)
+    stale_preview.write_bytes(b"\x89PNG")
+    os.utime(stale_preview, (time.time() - 600, time.time() - 600))
     assert _train(lol_dataset, run, "--resume", "--epochs", "2") == 0  # argparse: the last --epochs wins
-    assert _epochs(run) == 2
+    assert _epochs(run) == 2 and not stale_preview.exists()
 
     stale = run / ".metrics.json.abcd1234.tmp"
     stale.write_text("{")

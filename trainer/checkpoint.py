@@ -107,5 +107,5 @@ def prepare_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
                                   "start it again with --overwrite (its weights, metrics and resume state are "
                                   "deleted), or choose another --out folder.")
         clear_run(out_dir)
-    for folder in (out_dir, out_dir / "weights"):
+    for folder in (out_dir, *(out_dir / name for name in RUN_FOLDERS)):  # weights/, previews/
         remove_stale_temp_files(folder)
