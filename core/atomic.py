@@ -4,8 +4,8 @@
 weights, checkpoints, metrics, plots, installed models, the training worker's files, compiled
 packages), and :func:`free_name` the one rule for a free name.
 
-Temporary files are named ``.<target name>.<8 random characters>.tmp`` (this module) or
-``.part`` (images, :mod:`core.io`). While it is written, the writer holds an advisory lock on
+Temporary files are named ``.<target name>.<8 random characters>.tmp``, or ``.part`` for
+images (:mod:`core.io`); compiled packages keep the ``.pt2`` AOTInductor insists on. While it is written, the writer holds an advisory lock on
 it (``flock``, where the system has it), so :func:`remove_stale_temp_files` can tell the
 leftovers of a killed run, which nobody holds, from the temporary file of a run in progress.
 """
