@@ -2,7 +2,8 @@
 # One short fine-tune per part of the picture recipe, each without that part, against the full
 # recipe: same seed, same start (the given weights), same crops. Each arm is then evaluated on
 # SICE val at auto and on a darker, noisier copy (benchmarks/make_dark_pairs.py). Prints one line
-# per arm. Two arms run side by side on one CPU thread each.
+# per arm (and keeps it in WORK_DIR/<arm>.result). Arms run one after another on one CPU thread
+# each; JOBS=2 runs two at a time. ARMS="full no-jpeg" picks arms; finished arms are not rerun.
 #
 #   benchmarks/ablate_picture.sh SICE_DIR START_WEIGHTS WORK_DIR [EPOCHS] [CROPS_PER_EPOCH]
 #
@@ -14,34 +15,41 @@ start=$2
 work=$3
 epochs=${4:-2}
 crops=${5:-432}
+jobs=${JOBS:-1}
 py=${PYTHON:-python}
 lowlight=${LOWLIGHT:-lowlight}
 mkdir -p "$work"
 [ -d "$work/dark-val" ] || $py benchmarks/make_dark_pairs.py --src "$sice/val" --out "$work/dark-val"
 
-arms=(full no-jpeg no-chroma-noise no-banding no-ev-jitter no-true-exposure no-colour-loss)
+read -r -a arms <<< "${ARMS:-full no-jpeg no-chroma-noise no-banding no-ev-jitter no-true-exposure no-colour-loss}"
+eval_line() {
+    $lowlight eval --data "$1" --weights "$2" | awk '$1 == "model" {printf "%s dB / %s  GT-mean %s  sat %s", $2, $3, $4, $5}'
+}
 run_arm() {
     local arm=$1 extra=()
+    [ -f "$work/$arm.result" ] && return 0
     case $arm in
         full) ;;
         no-colour-loss) extra=(--colour-weight 0) ;;
         no-*) extra=(--without "${arm#no-}") ;;
+        *) echo "unknown arm $arm" >&2; return 2 ;;
     esac
     OMP_NUM_THREADS=1 $lowlight train --data "$sice" --preset lite --crop 128 --batch 8 \
         --samples-per-epoch "$crops" --epochs "$epochs" --schedule cosine --lr 3e-4 --scale-jitter 0.5 \
         --device cpu --seed 7 --ssim-weight 0.3 --init-weights "$start" "${extra[@]}" \
         --out "$work/$arm" --overwrite > "$work/$arm.log" 2>&1
+    local w="$work/$arm/weights/last.safetensors"
+    {
+        printf '%-18s SICE val: %s   dark copy: %s\n' "$arm" \
+            "$(OMP_NUM_THREADS=1 eval_line "$sice/val" "$w")" "$(OMP_NUM_THREADS=1 eval_line "$work/dark-val" "$w")"
+    } > "$work/$arm.result.tmp" && mv "$work/$arm.result.tmp" "$work/$arm.result"
 }
-for ((i = 0; i < ${#arms[@]}; i += 2)); do
-    run_arm "${arms[i]}" &
-    [ -n "${arms[i + 1]:-}" ] && run_arm "${arms[i + 1]}" &
+for ((i = 0; i < ${#arms[@]}; i += jobs)); do
+    for ((j = i; j < i + jobs && j < ${#arms[@]}; j++)); do
+        run_arm "${arms[j]}" &
+    done
     wait
 done
 for arm in "${arms[@]}"; do
-    w="$work/$arm/weights/best.safetensors"
-    [ -f "$work/$arm/weights/best.safetensors" ] || continue
-    printf '%-18s SICE val: ' "$arm"
-    $lowlight eval --data "$sice/val" --weights "$w" | awk '$1 == "model" {printf "%s dB / %s  GT-mean %s  sat %s", $2, $3, $4, $5}'
-    printf '   dark copy: '
-    $lowlight eval --data "$work/dark-val" --weights "$w" | awk '$1 == "model" {printf "%s dB / %s  GT-mean %s  sat %s\n", $2, $3, $4, $5}'
+    [ -f "$work/$arm.result" ] && cat "$work/$arm.result"
 done
