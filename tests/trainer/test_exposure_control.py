@@ -246,7 +246,12 @@ def test_input_best_ev_finds_the_exposure_of_the_reference():
 
 
 def test_calibration_recovers_the_networks_exposure_line_and_moves_the_head_targets():
-    from trainer.exposure_fit import ExposureFitConfig, calibrate_to_network, fit_calibrated_head, input_best_ev
+    from trainer.exposure_fit import (
+        ExposureFitConfig,
+        calibrate_to_network,
+        fit_calibrated_head,
+        input_best_ev,
+    )
 
     offsets = [-0.9, -0.5, -0.2, 0.1, 0.4, 0.7, 1.0, 1.3]
     items = _bracket_items(offsets)
