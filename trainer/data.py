@@ -183,8 +183,9 @@ def load_rgb8(path: Path) -> np.ndarray:
     except ImageReadError as exc:
         raise DatasetError(f"Cannot read '{path}': {exc.reason}") from exc
     if pixels.dtype == np.uint16:
-        return (pixels.astype(np.float32) / 257.0).astype(np.uint8)
-    return np.ascontiguousarray(pixels, dtype=np.uint8)
+        return np.round(pixels.astype(np.float32) / 257.0).astype(np.uint8)
+    # The reader may hand back a read-only view of the decoder's buffer; crops become tensors.
+    return np.array(pixels, dtype=np.uint8, order="C", copy=not pixels.flags.writeable)
 
 
 @dataclass
