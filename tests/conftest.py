@@ -1,10 +1,10 @@
-"""Shared fixtures: small deterministic images and a tiny random MIRNet weights file."""
+"""Fixtures shared by several layers (tests/core, tests/trainer, tests/app): torch on one thread and a
+tiny random MIRNet weights file. Each layer's own fixtures live in its folder's conftest.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 
@@ -17,17 +17,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(1234)
-
-
-@pytest.fixture
-def small_rgb(rng: np.random.Generator) -> np.ndarray:
-    """A 40 x 48 float32 RGB image in [0, 1] (dark-ish, like a low-light shot)."""
-    return (rng.random((40, 48, 3)) * 0.4).astype(np.float32)
 
 
 @pytest.fixture(scope="session")

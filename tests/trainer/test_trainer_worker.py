@@ -9,30 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
+from synthetic_pairs import make_lol_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def make_lol_dataset(root: Path, n_train: int = 6, n_val: int = 2, size: tuple[int, int] = (48, 40),
-                     seed: int = 0) -> Path:
-    """A LOL-layout folder (our485/, eval15/) of smooth synthetic scenes and their dark versions."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    for split, count in (("our485", n_train), ("eval15", n_val)):
-        for sub in ("low", "high"):
-            (root / split / sub).mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            fx, fy, phase = rng.uniform(0.05, 0.3, 3)
-            base = 0.5 + 0.4 * np.sin(fx * xx + phase)[..., None] * np.cos(fy * yy)[..., None]
-            high = np.clip(base * rng.uniform(0.6, 1.0, 3), 0, 1)
-            low = np.clip(high * 0.15 + rng.normal(0, 0.01, high.shape), 0, 1)
-            Image.fromarray((high * 255).astype(np.uint8)).save(root / split / "high" / f"{i:03d}.png")
-            Image.fromarray((low * 255).astype(np.uint8)).save(root / split / "low" / f"{i:03d}.png")
-    return root
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_config(data: Path, out: Path, epochs: int = 2, **data_kwargs) -> dict:

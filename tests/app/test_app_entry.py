@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest_app import *  # noqa: F403
-
 
 def test_parse_args_and_the_installed_entry_point() -> None:
     from importlib.metadata import entry_points

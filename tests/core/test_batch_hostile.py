@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import signal
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mounts import mount_tmpfs
 from PIL import Image
 from test_batch import FakeEnhancer, _make_images, _snapshot
 
@@ -22,22 +22,6 @@ from core.cli import main
 from core.errors import ImageWriteError
 
 pytestmark = pytest.mark.timeout(60)  # a hang is a failure, not a stuck suite
-
-
-@contextlib.contextmanager
-def _tmpfs(where: Path, options: str):
-    """A tmpfs mounted at ``where`` (as root, which CI is); skips the test where mounting is not allowed."""
-    where.mkdir(parents=True, exist_ok=True)
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
-    except FileNotFoundError:
-        pytest.skip("no mount command")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def _hostile_folder(folder: Path, rng) -> list[Path]:
@@ -132,7 +116,7 @@ def test_a_file_where_the_output_folder_should_be(tmp_path, rng):
 
 def test_a_read_only_output_folder_is_found_before_enhancing(tmp_path, rng, tiny_weights, capsys):
     inputs = _make_images(tmp_path / "in", 2, rng)
-    with _tmpfs(tmp_path / "ro", "ro,size=1m") as folder:
+    with mount_tmpfs(tmp_path / "ro", "ro,size=1m") as folder:
         enhancer = FakeEnhancer()
         with pytest.raises(ImageWriteError, match="not writable"):
             run_batch(enhancer, inputs, folder)
@@ -145,7 +129,7 @@ def test_a_full_disk_is_found_before_enhancing(tmp_path, rng):
     big = tmp_path / "in" / "big.png"
     big.parent.mkdir()
     Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(big)  # ~270 kB, incompressible
-    with _tmpfs(tmp_path / "small", "size=128k") as folder:
+    with mount_tmpfs(tmp_path / "small", "size=128k") as folder:
         enhancer = FakeEnhancer()
         with pytest.raises(ImageWriteError, match="disk is full"):
             run_batch(enhancer, [big], folder)
@@ -231,7 +215,7 @@ sys.exit(core.cli.main(["enhance", sys.argv[1], "-o", sys.argv[2], "-q"]))
 def test_sigterm_is_handled_like_ctrl_c(tmp_path, rng, sig, code, word):
     _make_images(tmp_path / "in", 3, rng)
     out = tmp_path / "out"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen([os.sys.executable, "-c", _SLOW_CLI, str(tmp_path / "in"), str(out)], cwd=root,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

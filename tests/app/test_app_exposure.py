@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, make_photo, wait_idle
+from app_helpers import StubEngine, make_photo, wait_idle
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent

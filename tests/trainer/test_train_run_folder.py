@@ -7,8 +7,6 @@ import os
 import time
 from pathlib import Path
 
-from test_trainer import lol_dataset  # noqa: F401 - fixture
-
 from lowlight.__main__ import main
 from trainer.checkpoint import clear_run, existing_run
 
@@ -23,7 +21,7 @@ def _epochs(out: Path) -> int:
     return len(json.loads((out / "metrics.json").read_text())["history"])
 
 
-def test_an_existing_run_is_refused_resumed_or_overwritten(lol_dataset, tmp_path, capsys):  # noqa: F811
+def test_an_existing_run_is_refused_resumed_or_overwritten(lol_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     assert _train(lol_dataset, run) == 0
     (run / "notes.txt").write_text("mine")
@@ -63,6 +61,6 @@ def test_a_killed_run_without_epochs_is_refused_too(tmp_path):
     assert [p.name for p in run.iterdir()] == ["train.log"]
 
 
-def test_resume_and_overwrite_exclude_each_other(lol_dataset, tmp_path, capsys):  # noqa: F811
+def test_resume_and_overwrite_exclude_each_other(lol_dataset, tmp_path, capsys):
     assert _train(lol_dataset, tmp_path / "run", "--resume", "--overwrite") == 2
     assert "not allowed with argument" in capsys.readouterr().err

@@ -476,7 +476,7 @@ def test_bomb_message_states_our_limit(tmp_path, rng):
     message = str(_assert_read_error(tmp_path / "big.png", max_pixels=1000))
     assert "the limit of 0.001 MP (1,000 pixels)" in message and "2000" not in message  # not Pillow's 2x
     # The default limit is the one the README states.
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert f"{DEFAULT_MAX_PIXELS // 1_000_000} MP" in readme
     message = str(_assert_read_error(tmp_path / "big.png", max_pixels=1500))  # Pillow only warns here
     assert "0.002 MP is more than the limit of 0.0015 MP (1,500 pixels)" in message

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, make_photo
+from app_helpers import StubEngine, make_photo
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QColor, QImage
 

@@ -14,7 +14,7 @@ from PIL import Image
 import core.cli
 from core.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _images(folder: Path, count: int, seed: int = 0) -> list[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lowlight_resources import BUNDLED_WEIGHTS, ICONS, resource_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bundled_files_are_found() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from synthetic_pairs import write_pairs
 
 from core.errors import CancelledError
 from core.metrics import ssim
@@ -28,32 +29,6 @@ from trainer.data import (
 )
 from trainer.loop import EpochEvent, StepEvent, ema_decay_at, train
 from trainer.losses import restoration_loss, ssim_torch
-
-
-def _smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    small = rng.random((4, 4, 3))
-    img = Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
-    return np.asarray(img, dtype=np.float32) / 255.0
-
-
-def _write_pairs(folder: Path, n: int, size: tuple[int, int], rng: np.random.Generator, start: int = 0) -> None:
-    (folder / "low").mkdir(parents=True, exist_ok=True)
-    (folder / "high").mkdir(parents=True, exist_ok=True)
-    for i in range(start, start + n):
-        high = _smooth_image(rng, *size)
-        low = np.clip(high * 0.2 + rng.normal(0, 0.01, high.shape), 0, 1)
-        Image.fromarray((high * 255).astype(np.uint8)).save(folder / "high" / f"{i:03d}.png")
-        Image.fromarray((low * 255).astype(np.uint8)).save(folder / "low" / f"{i:03d}.png")
-
-
-@pytest.fixture()
-def lol_dataset(tmp_path: Path) -> Path:
-    """A tiny dataset in the LOL layout: 8 training and 2 evaluation pairs of 48x40."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "LOL"
-    _write_pairs(root / "our485", 8, (40, 48), rng)
-    _write_pairs(root / "eval15", 2, (40, 48), rng, start=100)
-    return root
 
 
 def _config(data: Path, out: Path, epochs: int = 1, lr: float = 1e-3, **overrides) -> TrainConfig:
@@ -80,7 +55,7 @@ def test_layouts_are_recognised(lol_dataset: Path, tmp_path: Path) -> None:
 def test_broken_dataset_lists_every_problem(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     root = tmp_path / "broken"
-    _write_pairs(root, 4, (32, 32), rng)
+    write_pairs(root, 4, (32, 32), rng)
     (root / "high" / "000.png").unlink()                            # missing partner
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(root / "high" / "001.png")  # size mismatch
     (root / "low" / "002.png").write_bytes(b"this is not a png")   # unreadable

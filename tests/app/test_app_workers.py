@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest_app import *  # noqa: F403
-from conftest_app import make_photo, run_job
+from app_helpers import make_photo, run_job
 
 from core.engine import EngineConfig, Enhancer
 from core.errors import CancelledError

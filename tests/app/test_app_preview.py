@@ -7,8 +7,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from conftest_app import *  # noqa: F401,F403
-from conftest_app import StubEngine, run_job, wait_idle
+from app_helpers import StubEngine, run_job, wait_idle
 from PIL import Image
 
 from core.engine import blend_pixels

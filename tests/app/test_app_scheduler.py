@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, make_photo
+from app_helpers import StubEngine, make_photo
 
 from desktop_app.models.photo_queue import PhotoQueueModel, PhotoState
 from desktop_app.scheduler import EnhanceScheduler

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, make_photo, wait_idle
+from app_helpers import StubEngine, make_photo, wait_idle
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -149,9 +148,9 @@ def test_save_never_overwrites_and_reports_unwritable_folder(qtbot, make_window,
     assert "never overwritten" in window.statusBar().currentMessage()
     assert photo.read_bytes() == original_bytes
     # unwritable folder: clear message, nothing written (a read-only mount: root cannot write there either)
-    from test_batch_hostile import _tmpfs
+    from mounts import mount_tmpfs
 
-    with _tmpfs(tmp_path / "locked", "ro,size=1m") as locked:
+    with mount_tmpfs(tmp_path / "locked", "ro,size=1m") as locked:
         window.settings.last_save_dir = str(locked)
         window.save_action.trigger()
         assert "not writable" in window.statusBar().currentMessage()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest_app import *  # noqa: F403
-
 from desktop_app.settings import AppSettings, load_settings, open_store, save_settings
 
 

@@ -6,8 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, make_photo
+from app_helpers import StubEngine, make_photo
 from PIL import Image
 
 from desktop_app.batch_dialog import BatchDialog, format_eta, summary_text

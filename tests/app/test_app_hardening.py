@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, make_photo, wait_idle
+from app_helpers import StubEngine, make_photo, wait_idle
 
 from desktop_app.models.photo_queue import PhotoState
 

@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from test_trainer_worker import make_lol_dataset  # noqa: E402
+from synthetic_pairs import make_lol_dataset  # noqa: E402
 
 from trainer import protocol  # noqa: E402
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest_app import *  # noqa: F403
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 

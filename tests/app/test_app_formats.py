@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest_app import *  # noqa: F403
-from conftest_app import StubEngine, run_job, wait_idle
+from app_helpers import StubEngine, run_job, wait_idle
 from PIL import Image
 from synthetic_raw import bayer_from_linear, smooth_scene, write_dng, write_heic
 
