@@ -59,7 +59,7 @@ class RunPlan:
 
 def default_weights() -> Path | None:
     """The bundled default model, when it is installed."""
-    from ..engine import default_weights_path
+    from core.engine import default_weights_path
 
     path = default_weights_path()
     return path if path.is_file() else None
