@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.exposure import linear_to_srgb, srgb_to_linear
+from core.exposure import LUMA_WEIGHTS, linear_to_srgb, srgb_to_linear
 
 from .config import AugmentConfig
 
@@ -118,3 +118,24 @@ def exposure_jitter(n: int, cfg: AugmentConfig, gen: torch.Generator, device: to
     stops = _uniform(n, -cfg.ev_jitter, cfg.ev_jitter, gen, device)
     jitter = torch.rand(n, generator=gen, device=device) < cfg.ev_jitter_prob
     return torch.where(jitter, torch.exp2(stops), torch.ones_like(stops))
+
+
+def colour_cast(low: torch.Tensor, high: torch.Tensor, cfg: AugmentConfig,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random colour cast on chosen pairs' low and high crops (sRGB batches in [0, 1]):
+    per-channel linear gains ``2**N(0, colour_cast_stops)`` scaled so a grey keeps its luminance.
+    Reference channels pushed past 1 clip, as a camera's would. Other pairs pass unchanged; with
+    ``colour_cast_prob`` 0 nothing is drawn (the random stream of older recipes stays the same)."""
+    if cfg.colour_cast_prob <= 0:
+        return low, high
+    n, device = low.shape[0], low.device
+    gains = torch.exp2(torch.randn((n, 3), generator=gen, device=device) * cfg.colour_cast_stops)
+    luma = torch.tensor(LUMA_WEIGHTS, device=device)
+    gains = gains / (gains * luma).sum(dim=1, keepdim=True)
+    chosen = torch.rand(n, generator=gen, device=device) < cfg.colour_cast_prob
+    gains = torch.where(chosen[:, None], gains, torch.ones_like(gains)).view(n, 3, 1, 1)
+
+    def cast(x: torch.Tensor) -> torch.Tensor:
+        return linear_to_srgb(srgb_to_linear(x.float()) * gains).to(x.dtype)
+
+    return cast(low), cast(high)

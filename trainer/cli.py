@@ -15,6 +15,7 @@ from core.progress import format_duration
 from .config import (
     PICTURE_AUGMENT_PARTS,
     PICTURE_COLOUR_WEIGHT,
+    PICTURE_TRIAL_PARTS,
     AugmentConfig,
     DataConfig,
     OptimConfig,
@@ -62,6 +63,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--without", action="append", default=[], metavar="PART",
                         choices=sorted(PICTURE_AUGMENT_PARTS),
                         help="leave one part of the picture recipe out (repeatable; for ablations)")
+    parser.add_argument("--with", dest="with_parts", action="append", default=[], metavar="PART",
+                        choices=sorted(PICTURE_TRIAL_PARTS),
+                        help="add a trial part to the picture recipe (repeatable; for ablations): "
+                             + ", ".join(sorted(PICTURE_TRIAL_PARTS)))
     parser.add_argument("--no-augment", action="store_true", help="no darkening / sensor-noise augmentation")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
@@ -80,7 +85,7 @@ def augment_from_args(args: argparse.Namespace) -> AugmentConfig:
         return AugmentConfig(darken_prob=0.0, noise_prob=0.0)
     if args.recipe == "classic":
         return AugmentConfig()
-    return picture_augment(args.without)
+    return picture_augment(args.without, args.with_parts)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -68,11 +68,18 @@ class AugmentConfig:
     # shoulder), so the network learns every exposure the EV control can ask for.
     ev_jitter_prob: float = 0.0
     ev_jitter: float = 1.5
+    # With this probability low frame and reference get the same colour cast: per-channel linear
+    # gains 2**N(0, colour_cast_stops), normalised to keep luminance. The network then keeps the
+    # colour the photo has instead of learning the training set's colours (SICE's shadows lean
+    # green, and the network put that green into other photos' blacks).
+    colour_cast_prob: float = 0.0
+    colour_cast_stops: float = 0.2
 
 
 #: Augmentation options added after runs were made: at their defaults they leave the fingerprint alone.
 _LATER_AUGMENT_FIELDS = ("chroma_noise_prob", "chroma_noise", "chroma_noise_scale", "banding_prob", "banding_noise",
-                         "jpeg_prob", "jpeg_quality", "true_exposure", "ev_jitter_prob", "ev_jitter")
+                         "jpeg_prob", "jpeg_quality", "true_exposure", "ev_jitter_prob", "ev_jitter",
+                         "colour_cast_prob", "colour_cast_stops")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,19 +111,30 @@ PICTURE_AUGMENT_PARTS: dict[str, dict[str, Any]] = {
     "ev-jitter": {"ev_jitter_prob": 0.5},
     "true-exposure": {"true_exposure": True},
 }
+#: Parts being tried (``--with PART``), not yet in the recipe.
+PICTURE_TRIAL_PARTS: dict[str, dict[str, Any]] = {
+    "colour-cast": {"colour_cast_prob": 0.5},
+}
 PICTURE_COLOUR_WEIGHT = 0.5
 
 
-def picture_augment(without: tuple[str, ...] | list[str] = ()) -> AugmentConfig:
+def picture_augment(without: tuple[str, ...] | list[str] = (),
+                    with_parts: tuple[str, ...] | list[str] = ()) -> AugmentConfig:
     """The picture recipe's augmentation: what real dark photos carry (JPEG blocks, chroma noise,
-    banding) and every exposure the EV control can ask for; ``without`` leaves parts out."""
+    banding) and every exposure the EV control can ask for; ``without`` leaves parts out and
+    ``with_parts`` adds trial parts."""
     unknown = set(without) - set(PICTURE_AUGMENT_PARTS)
     if unknown:
         raise ValueError(f"unknown recipe parts {sorted(unknown)}; choose from {', '.join(PICTURE_AUGMENT_PARTS)}")
+    unknown = set(with_parts) - set(PICTURE_TRIAL_PARTS)
+    if unknown:
+        raise ValueError(f"unknown trial parts {sorted(unknown)}; choose from {', '.join(PICTURE_TRIAL_PARTS)}")
     options: dict[str, Any] = {}
     for part, values in PICTURE_AUGMENT_PARTS.items():
         if part not in without:
             options.update(values)
+    for part in with_parts:
+        options.update(PICTURE_TRIAL_PARTS[part])
     return AugmentConfig(**options)
 
 

@@ -26,7 +26,7 @@ from core.model import MIRNet, count_parameters
 from core.weights import ModelDescriptor, load_weights, save_weights
 
 from . import distributed as dist_utils
-from .augment import degrade_low, exposure_jitter
+from .augment import colour_cast, degrade_low, exposure_jitter
 from .checkpoint import load_resume_state, save_resume_state
 from .config import TrainConfig
 from .data import (
@@ -371,8 +371,8 @@ def train_step(run: RunContext, state: TrainState, batch: tuple[np.ndarray, np.n
     forward, loss, backward, clipping, Adam, EMA (``update`` steps so far). Returns the loss."""
     cfg, model_cfg = run.cfg, run.model_cfg
     low_u8, high_u8, index = batch
-    low, darkening = degrade_low(to_tensor(low_u8, run.device), cfg.augment, run.gen)
-    high = to_tensor(high_u8, run.device)
+    low, high = colour_cast(to_tensor(low_u8, run.device), to_tensor(high_u8, run.device), cfg.augment, run.gen)
+    low, darkening = degrade_low(low, cfg.augment, run.gen)
     exposure = _whole_image_gain(model_cfg, run.train_items, index, darkening, cfg.augment.true_exposure)
     high, exposure = _exposed_targets(model_cfg, cfg, high, exposure, run.gen)
     if cfg.channels_last:

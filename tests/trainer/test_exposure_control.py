@@ -272,3 +272,28 @@ def test_calibration_recovers_the_networks_exposure_line_and_moves_the_head_targ
     assert fit.calibration is not None
     # Too few pairs for a line: the targets stay at the log-average match.
     assert calibrate_to_network(enhance_at, items[:3], input_evs[:3], cfg) is None
+
+
+def test_colour_cast_tints_low_and_reference_alike_and_keeps_grey_luminance():
+    from trainer.augment import colour_cast
+    from trainer.config import AugmentConfig, picture_augment
+
+    gen = torch.Generator().manual_seed(0)
+    grey = torch.full((6, 3, 8, 8), 0.4)
+    low, high = colour_cast(grey * 0.3, grey, AugmentConfig(colour_cast_prob=1.0, colour_cast_stops=0.3), gen)
+    assert low.shape == grey.shape and float(low.min()) >= 0 and float(high.max()) <= 1
+    lin_low, lin_high = srgb_to_linear(low), srgb_to_linear(high)
+    # A cast: channels differ, by the same ratios in the low frame and in the reference.
+    assert float((lin_high.amax(dim=1) - lin_high.amin(dim=1)).min()) > 1e-3
+    ratio_low = lin_low[:, :, 0, 0] / lin_low[:, 1:2, 0, 0]
+    ratio_high = lin_high[:, :, 0, 0] / lin_high[:, 1:2, 0, 0]
+    assert torch.allclose(ratio_low, ratio_high, rtol=2e-3)
+    weights = torch.tensor((0.2126, 0.7152, 0.0722)).view(1, 3, 1, 1)
+    assert torch.allclose((lin_high * weights).sum(dim=1), (srgb_to_linear(grey) * weights).sum(dim=1), rtol=1e-4)
+    # Off (the default recipe): untouched, and no random numbers drawn.
+    state = gen.get_state()
+    same_low, same_high = colour_cast(grey * 0.3, grey, picture_augment(), gen)
+    assert torch.equal(same_high, grey) and torch.equal(gen.get_state(), state)
+    assert picture_augment(with_parts=["colour-cast"]).colour_cast_prob > 0
+    with pytest.raises(ValueError, match="trial parts"):
+        picture_augment(with_parts=["sepia"])
