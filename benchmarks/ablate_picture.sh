@@ -8,7 +8,8 @@
 #   benchmarks/ablate_picture.sh SICE_DIR START_WEIGHTS WORK_DIR [EPOCHS] [CROPS_PER_EPOCH]
 #
 # Arms: full recipe, and the recipe --without each of jpeg, chroma-noise, banding, ev-jitter,
-# true-exposure; plus --colour-weight 0 (no chroma loss).
+# true-exposure; plus --colour-weight 0 (no chroma loss); with-PART adds a trial part
+# (lowlight train --with PART), e.g. ARMS="full with-colour-cast".
 set -euo pipefail
 sice=$1
 start=$2
@@ -32,6 +33,7 @@ run_arm() {
         full) ;;
         no-colour-loss) extra=(--colour-weight 0) ;;
         no-*) extra=(--without "${arm#no-}") ;;
+        with-*) extra=(--with "${arm#with-}") ;;
         *) echo "unknown arm $arm" >&2; return 2 ;;
     esac
     OMP_NUM_THREADS=1 $lowlight train --data "$sice" --preset lite --crop 128 --batch 8 \
