@@ -48,6 +48,7 @@ from .io import READ_EXTENSIONS, read_image, same_format_extension, write_image
 from .steps import run_to_end
 
 if TYPE_CHECKING:
+    from .compiled import BuildDecision, BuildHost, BuildPolicy, BuildProgress
     from .engine import ProgressEvent
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ OUTPUT_FORMATS: tuple[str, ...] = ("same", *FORMATS)
 DEFAULT_SUFFIX = "_enhanced"
 
 Stage = Literal["start", "progress", "done", "skipped", "failed"]
+#: Whether a batch first builds the compiled package of full-mode tiles (:mod:`core.compiled`):
+#: ``auto`` when :func:`core.compiled.should_build` says it pays back, ``on`` whenever it can be
+#: built, ``off`` never (the CLI's ``--compiled off`` also leaves cached packages unused).
+CompiledChoice = Literal["auto", "on", "off"]
+COMPILED_CHOICES: tuple[str, ...] = ("auto", "on", "off")
 
 
 class SupportsEnhance(Protocol):
@@ -314,6 +320,64 @@ def run_batch(
 ) -> BatchReport:
     """Run :func:`run_batch_steps` to the end, passing each step to ``on_progress``."""
     return run_to_end(run_batch_steps(enhancer, inputs, out_dir, options, cancel, on_file_progress), on_progress)
+
+
+@dataclass(frozen=True)
+class EnginePrepared:
+    """What :func:`prepare_engine_steps` did. ``decision`` says why (None: nothing to decide,
+    e.g. a GPU, a stub engine, or the package is already in the cache); ``warning`` is the one
+    line to show when a build failed and the batch goes on eagerly."""
+
+    decision: BuildDecision | None = None
+    built: bool = False
+    cached: bool = False
+    warning: str | None = None
+
+
+def prepare_engine_steps(
+    enhancer: Any,
+    inputs: Iterable[str | Path],
+    mode: str,
+    choice: CompiledChoice = "auto",
+    cancel: threading.Event | None = None,
+    policy: BuildPolicy | None = None,
+    host: BuildHost | None = None,
+) -> Generator[BuildProgress, None, EnginePrepared]:
+    """Before a batch: build the compiled package of ``enhancer``'s full-mode tiles when
+    ``choice`` and :func:`core.compiled.should_build` say so, yielding its progress (each a
+    cancel point: :class:`CancelledError`, nothing left behind); returns what was done.
+
+    Nothing is yielded when no build is due. A failed build never raises: the result's
+    ``warning`` says so and the engine stays eager. Engines without
+    ``compiled_build_request`` (test stubs) are left alone.
+    """
+    if choice == "off":
+        return EnginePrepared()
+    request_for = getattr(enhancer, "compiled_build_request", None)
+    request = request_for() if callable(request_for) else None
+    if request is None:
+        return EnginePrepared()
+    if request.path.is_file():
+        return EnginePrepared(cached=True)  # the engine loads it by itself
+    from .compiled import BuildError, BuildHost, BuildPolicy, build_steps, should_build, tiled_megapixels
+
+    policy = policy or BuildPolicy()
+    photos, megapixels = tiled_megapixels(inputs, request.shape[0])
+    decision = should_build(mode, photos, megapixels, host or BuildHost.detect(), policy)
+    if not (decision.build or (choice == "on" and decision.possible)):
+        log.info("no compiled package built: %s", decision.reason)
+        return EnginePrepared(decision)
+    reason = decision.reason if decision.build else "asked for"
+    try:
+        yield from build_steps(request, cancel, estimate_s=policy.build_seconds, reason=reason)
+    except (BuildError, OSError) as exc:
+        log.warning("building the compiled package failed: %s", exc)
+        return EnginePrepared(decision, warning=f"the faster engine could not be prepared ({exc}); "
+                                                "continuing with the standard engine")
+    if enhancer.reload_compiled(request.shape) is None:
+        return EnginePrepared(decision, warning=f"the faster engine was built ({request.path.name}) but does not "
+                                                "load; continuing with the standard engine")
+    return EnginePrepared(decision, built=True)
 
 
 #: Names tried when other processes keep taking the free name this one picked.

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .compiled import CompiledModel
+from .compiled import BuildRequest, CompiledModel, cpu_bf16_is_native
 from .errors import CancelledError, DeviceOutOfMemoryError, WeightsError
 from .exposure import apply_gain, check_exposure
 from .guided_filter import BAND_ROWS, apply_coefficients_rows, area_downscale, guided_coefficients
@@ -185,14 +185,6 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({torch.get_num_threads()} threads)"
-
-
-def cpu_bf16_is_native() -> bool:
-    """Whether oneDNN runs bf16 convolutions natively here (else they are far slower than fp32)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def available_memory_bytes() -> int | None:
@@ -361,6 +353,23 @@ class Enhancer:
                 log.warning("no compiled model for %dx%d tiles (%s); running eagerly", *key, exc)
                 self._compiled[key] = None
         return self._compiled[key]
+
+    def compiled_build_request(self) -> BuildRequest | None:
+        """What a build of the package for this engine's full-mode CPU tiles would be (see
+        :func:`core.compiled.build_steps`), or None where none can serve: compiled "off", not on
+        the CPU, a network without exposure normalisation, or weights that are not a file."""
+        if (self.config.compiled == "off" or self._run_device.type != "cpu"
+                or getattr(self.model.config, "exposure_key", None) is None or not self.info.path.is_file()):
+            return None
+        tile = self.choose_tile()
+        shape, bf16 = (tile, tile), self.compiled_bf16
+        return BuildRequest(weights=self.info.path, shape=shape, bf16=bf16, threads=torch.get_num_threads(),
+                            context_window=self.context_window, path=CompiledModel.path_for(self.model, shape, bf16))
+
+    def reload_compiled(self, shape: tuple[int, int]) -> CompiledModel | None:
+        """Look for the package of ``shape`` again (one was just built), and use it if it loads."""
+        self._compiled.pop((int(shape[0]), int(shape[1])), None)
+        return self.compiled_for(shape)
 
     def _infer(self, tile: np.ndarray, gain: torch.Tensor | None,
                compiled: CompiledModel | None = None) -> np.ndarray:
