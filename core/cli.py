@@ -1,4 +1,4 @@
-"""The ``lowlight`` command line: enhance, eval, info, convert and bench (``python -m core.cli``).
+"""The ``lowlight`` command line: enhance, compile, eval, info, convert and bench (``python -m core.cli``).
 
 Layers above core add their own subcommands through :class:`Command` (the ``lowlight`` package adds
 the trainer's ``train``), so core never imports them.
@@ -29,11 +29,14 @@ import numpy as np
 
 from .atomic import write_bytes_atomically
 from .batch import (
+    COMPILED_CHOICES,
     DEFAULT_SUFFIX,
     OUTPUT_FORMATS,
     BatchOptions,
     BatchProgress,
+    EnginePrepared,
     collect_inputs,
+    prepare_engine_steps,
     prepare_output_folder,
     run_batch,
 )
@@ -108,12 +111,12 @@ def _resolve_weights(option: str | None) -> Path:
     return path
 
 
-def _make_enhancer(weights_option: str | None, device: str) -> Any:
+def _make_enhancer(weights_option: str | None, device: str, **config: Any) -> Any:
     path = _resolve_weights(weights_option)
-    from .engine import Enhancer  # torch is imported only when a model is needed
+    from .engine import EngineConfig, Enhancer  # torch is imported only when a model is needed
 
     try:
-        return Enhancer(path, device=device)
+        return Enhancer(path, device=device, config=EngineConfig(**config))
     except CoreError:
         raise
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
@@ -152,6 +155,46 @@ class _ProgressBar:
         if self._drawn:
             print(file=sys.stderr, flush=True)
             self._drawn = False
+
+
+class _BuildLine:
+    """The one line that says a compiled package is being built (stderr), with the time so far
+    redrawn on a terminal."""
+
+    def __init__(self, live: bool = True) -> None:
+        self.live = live and sys.stderr.isatty()
+        self._head = ""
+
+    def update(self, step: Any) -> None:
+        if not self._head:
+            self._head = (f"preparing a faster engine for this CPU, once: ~{format_duration(step.estimate_s)} "
+                          f"({step.reason})")
+            print(self._head, end="" if self.live else "\n", file=sys.stderr, flush=True)
+        elif self.live:
+            print(f"\r{self._head}  [{format_duration(step.elapsed_s)}] ", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._head and self.live:
+            print(file=sys.stderr, flush=True)
+        self._head = ""
+
+
+def _prepare_engine(enhancer: Any, inputs: list[Path], mode: str, choice: str, quiet: bool) -> EnginePrepared:
+    """Build the compiled package first when the policy (or ``--compiled on``) says so."""
+    from .steps import run_to_end
+
+    line = _BuildLine(live=not quiet)
+    try:
+        prepared = run_to_end(prepare_engine_steps(enhancer, inputs, mode, choice), line.update)
+    finally:
+        line.close()
+    if prepared.warning:
+        _err(f"warning: {prepared.warning}")
+    elif prepared.built:
+        print("the faster engine is ready (kept in the cache for later runs)", file=sys.stderr, flush=True)
+    elif choice == "on" and not prepared.cached and prepared.decision is not None and not prepared.decision.possible:
+        _err(f"note: no faster engine: {prepared.decision.reason}")
+    return prepared
 
 
 # ------------------------------------------------------------------------------------- enhance
@@ -202,7 +245,7 @@ def _run_enhance(args: argparse.Namespace) -> int:
         prepare_output_folder(out_dir, inputs)
     except ImageWriteError as exc:
         raise UsageError(f"output folder {out_dir}: {exc.reason}") from None
-    enhancer = _make_enhancer(args.weights, args.device)
+    enhancer = _make_enhancer(args.weights, args.device, compiled="off" if args.compiled == "off" else "cached")
     bar = _ProgressBar(enabled=not args.quiet)
     finished: list[Path] = []
 
@@ -212,6 +255,7 @@ def _run_enhance(args: argparse.Namespace) -> int:
             finished.append(step.output)
 
     try:
+        _prepare_engine(enhancer, inputs, options.mode, args.compiled, args.quiet)
         report = run_batch(enhancer, inputs, out_dir, options, on_progress=on_progress, on_file_progress=bar.update)
     except KeyboardInterrupt as exc:
         bar.close()
@@ -236,6 +280,40 @@ def _run_enhance(args: argparse.Namespace) -> int:
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- compile
+
+
+def _run_compile(args: argparse.Namespace) -> int:
+    from .compiled import BuildError, BuildPolicy, build_steps, compiled_available, cpu_bf16_is_native
+    from .steps import run_to_end
+
+    enhancer = _make_enhancer(args.weights, "cpu", tile=args.tile)
+    request = enhancer.compiled_build_request()
+    if request is None:
+        raise UsageError("these weights cannot be compiled (only networks with exposure normalisation are)")
+    if request.path.is_file():
+        print(f"already built: {request.path}")
+        return EXIT_OK
+    if not compiled_available():
+        _err("error: building needs AOTInductor (PyTorch >= 2.6) and a C++ compiler (g++ or clang++) on PATH")
+        return EXIT_FAILED
+    if not cpu_bf16_is_native():
+        _err("note: this CPU has no native bf16, so the package runs fp32 tiles, which measured no faster "
+             "than the standard engine")
+    line = _BuildLine()
+    try:
+        path = run_to_end(build_steps(request, estimate_s=BuildPolicy().build_seconds,
+                                      reason=f"{request.shape[0]} px tiles, {request.threads} thread(s)"), line.update)
+    except BuildError as exc:
+        _err(f"error: {exc}")
+        return EXIT_FAILED
+    finally:
+        line.close()
+    print(f"{path} ({'bf16' if request.bf16 else 'fp32'}, {request.shape[0]} x {request.shape[1]} tiles, "
+          f"{request.threads} thread(s))")
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------------------- eval
@@ -467,8 +545,23 @@ def build_parser(extra: Mapping[str, Command] | None = None) -> argparse.Argumen
     existing.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists")
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     enhance.add_argument("--strip-metadata", action="store_true", help="do not copy EXIF and ICC profile")
+    enhance.add_argument("--compiled", choices=COMPILED_CHOICES, default="auto",
+                         help="full mode on the CPU: 'auto' first builds a faster compiled engine (minutes, once; "
+                              "cached) when the batch is big enough to repay it and the CPU has native bf16; 'on' "
+                              "builds it whenever it can; 'off' never builds nor uses one (default: auto)")
     enhance.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     enhance.set_defaults(handler=_run_enhance)
+
+    compile_ = commands.add_parser(
+        "compile", help="build the faster compiled engine for full-mode CPU tiles (minutes, once)",
+        description="Build the ahead-of-time compiled package (PyTorch AOTInductor; needs a C++ compiler) that "
+                    "full mode uses for CPU tiles, for these weights, this CPU, this PyTorch and this thread "
+                    "count, and keep it in the user cache ($LOWLIGHT_CACHE_DIR overrides it). It runs bf16 "
+                    "tiles where the CPU has native bf16.")
+    compile_.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: bundled lite model)")
+    compile_.add_argument("--tile", type=_bounded(int, 64, 4096), metavar="N",
+                          help="tile side (default: the engine's CPU tile, which is what enhance uses)")
+    compile_.set_defaults(handler=_run_compile)
 
     evaluate = commands.add_parser(
         "eval", help="PSNR/SSIM of the model and classical baselines on paired data",
