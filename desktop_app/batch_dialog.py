@@ -29,7 +29,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.batch import BatchOptions, BatchProgress, BatchReport, collect_inputs, run_batch_steps
+from core.batch import (
+    BatchOptions,
+    BatchProgress,
+    BatchReport,
+    CompiledChoice,
+    EnginePrepared,
+    collect_inputs,
+    prepare_engine_steps,
+    prepare_output_folder,
+    run_batch_steps,
+)
+from core.compiled import BuildProgress
+from core.errors import CancelledError
 from core.formats import OUTPUT_FORMATS
 from core.progress import Throttle, format_duration
 
@@ -52,10 +64,19 @@ def format_eta(seconds: float | None) -> str:
     return f"{format_duration(seconds)} left"
 
 
+BatchEvent = BatchProgress | BuildProgress | EnginePrepared
+
+
 def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: BatchOptions, *,
-              report: Callable[[BatchProgress], None],
-              cancel: threading.Event) -> Generator[BatchProgress, None, BatchReport]:
+              compiled: CompiledChoice = "auto", report: Callable[[BatchProgress], None],
+              cancel: threading.Event) -> Generator[BatchEvent, None, BatchReport]:
     """Pool thread: drive ``core.batch.run_batch_steps``, yielding each file's start and end.
+
+    First, where ``core.batch.prepare_engine_steps`` (the CLI's policy) says it pays back, the
+    faster compiled engine is built, yielding :class:`BuildProgress`; cancelling then stops the
+    build (nothing is written) and returns an empty cancelled report. What the preparation did
+    is yielded as :class:`EnginePrepared` when there is something to say (built, or a warning:
+    a failed build leaves the engine eager and the batch goes on).
 
     Progress inside a file comes from inside the engine call, so it arrives through ``report``
     (throttled). ``cancel`` goes to core, which stops within one tile and still returns the
@@ -67,6 +88,13 @@ def batch_job(engine: Engine, inputs: list[Path], out_dir: Path, options: BatchO
         if throttle.ready():
             report(step)
 
+    prepare_output_folder(out_dir, inputs)  # a folder problem shows before minutes of building
+    try:
+        prepared = yield from prepare_engine_steps(engine, inputs, options.mode, compiled, cancel)
+    except CancelledError:
+        return BatchReport(cancelled=True)
+    if prepared.built or prepared.warning:
+        yield prepared
     return (yield from run_batch_steps(engine, inputs, out_dir, options, cancel, on_file_progress))
 
 
@@ -96,6 +124,8 @@ class BatchDialog(QDialog):
 
     running_changed = Signal(bool)
     batch_finished = Signal(object)  # core.batch.BatchReport (or None when it could not start)
+    #: A sentence for the main window's status bar (e.g. why the batch builds a faster engine first).
+    status_message = Signal(str)
 
     def __init__(self, settings: AppSettings, runner: JobRunner, engine: Engine,
                  parent: QWidget | None = None) -> None:
@@ -107,6 +137,8 @@ class BatchDialog(QDialog):
         self.worker: Worker | None = None
         self.report: Any = None
         self._close_when_done = False
+        self._building = False
+        self._engine_note = ""  # what preparing the engine said (built, or why it failed)
 
         self.input_edit = QLineEdit(settings.batch_input_dir)
         self.recursive = QCheckBox("Include subfolders")
@@ -132,6 +164,9 @@ class BatchDialog(QDialog):
         self.mode_combo.addItem("Full quality", "full")
         self.mode_combo.addItem("Fast preview", "fast")
         self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(settings.mode)))
+        self.compiled_engine = QCheckBox("Full quality: first prepare a faster engine for this CPU when the batch "
+                                         "is big enough to repay it (minutes, once)")
+        self.compiled_engine.setChecked(settings.batch_compiled_engine)
         self.strength_label = QLabel(f"{round(settings.strength * 100)} % (the main window's slider)")
         self.exposure = ExposureSlider()
         self.exposure.set_value(settings.exposure)
@@ -149,6 +184,7 @@ class BatchDialog(QDialog):
         form.addRow("", self.keep_metadata)
         form.addRow("", self.skip_existing)
         form.addRow("Mode", self.mode_combo)
+        form.addRow("", self.compiled_engine)
         form.addRow("Strength", self.strength_label)
         form.addRow("Exposure", self.exposure)
         self.options_box = QGroupBox("Options")
@@ -274,11 +310,13 @@ class BatchDialog(QDialog):
             return
         self._remember()
         self.report = None
+        self._engine_note = ""
         self.summary.clear()
         self.overall_bar.setValue(0)
         self.file_bar.setValue(0)
         self.overall_label.setText(f"0 / {len(inputs)} · starting…")
-        worker = Worker(batch_job, self.engine, inputs, out_dir, options, name="batch")
+        compiled = "auto" if self.compiled_engine.isChecked() else "off"
+        worker = Worker(batch_job, self.engine, inputs, out_dir, options, compiled=compiled, name="batch")
         worker.signals.progress.connect(self._on_worker_progress)
         worker.signals.returned.connect(self._on_worker_returned)
         worker.signals.errored.connect(self._on_worker_errored)
@@ -290,12 +328,24 @@ class BatchDialog(QDialog):
     def _on_cancel_clicked(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
-            self.overall_label.setText("Cancelling… (stops within one tile)")
+            self.overall_label.setText("Cancelling… (stops the engine build)" if self._building
+                                       else "Cancelling… (stops within one tile)")
 
     def _on_open_clicked(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_dir())))
 
     def _on_worker_progress(self, step: Any) -> None:
+        if isinstance(step, BuildProgress):
+            self._show_build(step)
+            return
+        if isinstance(step, EnginePrepared):
+            self._building = False
+            self._engine_note = (step.warning or "A faster engine for this CPU was prepared; it is kept for "
+                                                 "later batches.")
+            self.file_label.setText(self._engine_note)
+            self.status_message.emit(f"Batch export: {self._engine_note}")
+            return
+        self._building = False
         done = step.index + (1 if step.stage in ("done", "skipped", "failed") else 0)
         self.overall_bar.setValue(round(step.fraction * 1000))
         self.overall_label.setText(f"{done} / {step.total} · {format_eta(step.eta_s)}")
@@ -305,9 +355,21 @@ class BatchDialog(QDialog):
         self.file_label.setText(f"{verb} {step.path.name}{detail}")
         self.file_bar.setValue(round(step.file_fraction * 100))
 
+    def _show_build(self, step: BuildProgress) -> None:
+        """The batch's first step: building the faster engine (a time estimate, no finer steps)."""
+        if not self._building:
+            self._building = True
+            text = (f"Preparing a faster engine for this CPU, once (about {format_duration(step.estimate_s)}): "
+                    f"{step.reason}")
+            self.overall_label.setText(text)
+            self.status_message.emit(f"Batch export: {text}")
+        self.file_label.setText(f"Preparing the faster engine: {format_duration(step.elapsed_s)} so far "
+                                f"(Cancel stops it; the photos are then left as they are)")
+        self.file_bar.setValue(round(step.fraction * 100))
+
     def _on_worker_returned(self, report: Any) -> None:
         self.report = report
-        self.summary.setPlainText(summary_text(report))
+        self.summary.setPlainText(summary_text(report) + (f"\n\n{self._engine_note}" if self._engine_note else ""))
         self.overall_label.setText("Cancelled" if report.cancelled else "Done")
         if not report.cancelled:
             self.overall_bar.setValue(1000)
@@ -319,6 +381,7 @@ class BatchDialog(QDialog):
 
     def _on_worker_finished(self) -> None:
         self.worker = None
+        self._building = False
         self._set_running(False)
         self.batch_finished.emit(self.report)
         if self._close_when_done:
@@ -337,6 +400,7 @@ class BatchDialog(QDialog):
         s.batch_output_dir = self.output_edit.text().strip()
         s.batch_recursive = self.recursive.isChecked()
         s.batch_skip_existing = self.skip_existing.isChecked()
+        s.batch_compiled_engine = self.compiled_engine.isChecked()
         s.jpeg_quality = self.quality_spin.value()
         s.keep_metadata = self.keep_metadata.isChecked()
         if self.suffix_edit.text():

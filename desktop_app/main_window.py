@@ -419,6 +419,7 @@ class MainWindow(QMainWindow):
             return
         dialog = BatchDialog(self.settings, self.runner, self.engine, self)
         dialog.running_changed.connect(self._on_batch_running_changed)
+        dialog.status_message.connect(self.show_info)
         if self.scheduler.active_worker is not None:
             dialog.note_waiting()
         dialog.exec()

@@ -40,6 +40,9 @@ class AppSettings:
     save_suffix: str = "_enhanced"
     batch_recursive: bool = False
     batch_skip_existing: bool = True
+    #: Batch export in full mode first builds the faster compiled engine when
+    #: ``core.compiled.should_build`` says it pays back (minutes, once per model and CPU).
+    batch_compiled_engine: bool = True
     window_geometry: bytes = field(default=b"", repr=False)
     splitter_state: bytes = field(default=b"", repr=False)
 
