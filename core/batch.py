@@ -362,7 +362,8 @@ def prepare_engine_steps(
     from .compiled import BuildError, BuildHost, BuildPolicy, build_steps, should_build, tiled_megapixels
 
     policy = policy or BuildPolicy()
-    photos, megapixels = tiled_megapixels(inputs, request.shape[0])
+    # fast mode never builds: no need to read the photos' headers to say so
+    photos, megapixels = tiled_megapixels(inputs, request.shape[0]) if mode == "full" else (0, 0.0)
     decision = should_build(mode, photos, megapixels, host or BuildHost.detect(), policy)
     if not (decision.build or (choice == "on" and decision.possible)):
         log.info("no compiled package built: %s", decision.reason)
