@@ -38,6 +38,10 @@ class MIRNetConfig:
     # Bins of the log-luminance histogram the auto-exposure head reads (core/auto_exposure.py);
     # None: no head, the gain reaches the fixed ``exposure_key``.
     auto_exposure_bins: int | None = None
+    # Chroma gain on the output, in linear light around each pixel's luminance
+    # (core/exposure.scale_chroma), fitted after training so outputs match the references'
+    # saturation (trainer/exposure_fit.py); None: the network's output as it is.
+    chroma_gain: float | None = None
 
     def __post_init__(self) -> None:
         if self.channels < 4 or self.num_rrg < 1 or self.num_mrb < 1:
@@ -52,6 +56,8 @@ class MIRNetConfig:
             raise ValueError("highlight_knee must be in (0, 1)")
         if self.auto_exposure_bins is not None and not 4 <= self.auto_exposure_bins <= 256:
             raise ValueError("auto_exposure_bins must be 4..256")
+        if self.chroma_gain is not None and not 0.5 <= self.chroma_gain <= 2.0:
+            raise ValueError("chroma_gain must be in [0.5, 2]")
 
     @property
     def size_multiple(self) -> int:
@@ -61,7 +67,7 @@ class MIRNetConfig:
     @property
     def shape_only(self) -> MIRNetConfig:
         """The same network body without the exposure extras: what a preset's size means."""
-        return replace(self, highlight_knee=None, auto_exposure_bins=None)
+        return replace(self, highlight_knee=None, auto_exposure_bins=None, chroma_gain=None)
 
     def stream_channels(self, k: int) -> int:
         return int(round(self.channels * self.channel_factor**k))

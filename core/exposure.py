@@ -111,6 +111,16 @@ def expose(image: torch.Tensor, gain: torch.Tensor, knee: float | None,
     return linear_to_srgb(highlight_shoulder(linear, w.clamp(min=1.0), knee)).to(image.dtype)
 
 
+def scale_chroma(image: torch.Tensor, gain: float) -> torch.Tensor:
+    """Scale the colour of ``(N, 3, H, W)`` sRGB around each pixel's luminance by ``gain``, in
+    linear light (``Y + gain * (rgb - Y)``): greys and luminance stay, saturation follows ``gain``.
+    The result is clipped to [0, 1]."""
+    linear = srgb_to_linear(image.float())
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=linear.dtype, device=linear.device).view(1, 3, 1, 1)
+    luma = (linear * weights).sum(dim=1, keepdim=True)
+    return linear_to_srgb(luma + gain * (linear - luma)).to(image.dtype)
+
+
 def check_exposure(ev: float) -> float:
     """``ev`` as a float if it is a finite number of stops within :data:`EV_RANGE`, else ``ValueError``."""
     try:

@@ -23,6 +23,7 @@ weights file; :func:`train` in ``trainer/loop.py`` calls :func:`fit_exposure_hea
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import math
 import sys
@@ -34,14 +35,17 @@ import numpy as np
 import torch
 
 from core.auto_exposure import KEY_RANGE, exposure_features
-from core.exposure import best_exposure, expose, linear_to_srgb, srgb_to_linear
-from core.metrics import psnr
+from core.exposure import best_exposure, expose, linear_to_srgb, scale_chroma, srgb_to_linear
+from core.metrics import psnr, saturation
 from core.model import MIRNet
 from core.weights import load_weights, save_weights
 
 from .data import PairImages, load_pairs, select_pairs
 
 log = logging.getLogger(__name__)
+
+#: The output chroma gain the calibration may choose.
+CHROMA_GAIN_RANGE = (0.8, 1.3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +74,8 @@ class ExposureCalibration:
     intercept: float
     pairs: int
     residual_stops: float
+    #: :func:`fit_chroma_gain` on the same pairs' outputs (None: not fitted).
+    chroma_gain: float | None = None
 
     def offset(self, input_ev: np.ndarray) -> np.ndarray:
         return self.slope * np.asarray(input_ev) + self.intercept
@@ -157,12 +163,15 @@ def calibrate_to_network(enhance_at: Callable[[PairImages, float], np.ndarray], 
     chosen = _spread(items, cfg.calibration_pairs) if cfg.calibration_pairs > 0 else []
     if len(chosen) < 4:
         return None
-    xs, ys = [], []
+    xs, ys, outputs, references = [], [], [], []
     for i in chosen:
         item = items[i]
-        best, _ = best_exposure(lambda ev, item=item: enhance_at(item, ev), item.high.astype(np.float32) / 255.0)
+        reference = item.high.astype(np.float32) / 255.0
+        best, output = best_exposure(lambda ev, item=item: enhance_at(item, ev), reference)
         xs.append(float(input_evs[i]))
         ys.append(best)
+        outputs.append(output)
+        references.append(reference)
     x, y = np.asarray(xs), np.asarray(ys)
     if np.ptp(x) > 1e-6:
         slope, intercept = np.polyfit(x, y, 1)
@@ -171,7 +180,35 @@ def calibrate_to_network(enhance_at: Callable[[PairImages, float], np.ndarray], 
         slope = 0.0
     intercept = float(np.mean(y - slope * x))
     residual = float(np.sqrt(np.mean((y - slope * x - intercept) ** 2)))
-    return ExposureCalibration(slope, intercept, len(chosen), residual)
+    return ExposureCalibration(slope, intercept, len(chosen), residual, fit_chroma_gain(outputs, references))
+
+
+def fit_chroma_gain(outputs: Sequence[np.ndarray], references: Sequence[np.ndarray],
+                    bounds: tuple[float, float] = CHROMA_GAIN_RANGE) -> float:
+    """The :func:`core.exposure.scale_chroma` gain that gives ``outputs`` (the network's, at
+    their best exposure, so brightness is matched) the references' mean saturation, by bisection
+    within ``bounds`` (saturation grows with the gain).
+
+    Networks trained with per-pixel losses pull uncertain colour towards grey; on SICE val a
+    gain of 1.05 took the saturation ratio from 0.92 to 0.97 for 0.01 dB of PSNR."""
+    target = float(np.mean([saturation(r) for r in references]))
+    tensors = [torch.from_numpy(np.ascontiguousarray(o)).permute(2, 0, 1)[None].float() for o in outputs]
+
+    def mean_saturation(gain: float) -> float:
+        return float(np.mean([saturation(scale_chroma(t, gain)[0].permute(1, 2, 0).numpy()) for t in tensors]))
+
+    lo, hi = bounds
+    if mean_saturation(lo) >= target:
+        return lo
+    if mean_saturation(hi) <= target:
+        return hi
+    for _ in range(20):
+        mid = 0.5 * (lo + hi)
+        if mean_saturation(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return round(0.5 * (lo + hi), 4)
 
 
 def _features(items: Sequence[PairImages], cfg: ExposureFitConfig,
@@ -235,6 +272,10 @@ def network_at_true_gain(model: MIRNet, context_window: int | None,
     ``context_window``, as the engine runs it) on the whole low frame at its true gain x 2**ev."""
     from .loop import enhance_full
 
+    if model.config.chroma_gain is not None:
+        # The calibration fits the chroma gain itself: it must see the network's own colours.
+        model = copy.deepcopy(model)
+        model.config = replace(model.config, chroma_gain=None)
     model.eval()
     model.set_context_window(context_window)
     device = torch.device(device)
@@ -258,8 +299,9 @@ def fit_calibrated_head(items: Sequence[PairImages], enhance_at: Callable[[PairI
         calibration = calibrate_to_network(enhance_at, items, input_evs, cfg)
         if calibration is not None:
             offsets = calibration.offset(np.asarray(input_evs)).tolist()
-            log.info("auto-exposure calibration on %d pairs: network EV = %.2f x input EV %+.2f (residual %.2f stops)",
-                     calibration.pairs, calibration.slope, calibration.intercept, calibration.residual_stops)
+            log.info("auto-exposure calibration on %d pairs: network EV = %.2f x input EV %+.2f (residual %.2f stops); "
+                     "chroma gain %s", calibration.pairs, calibration.slope, calibration.intercept,
+                     calibration.residual_stops, calibration.chroma_gain)
     fit = fit_exposure_head(items, cfg, fixed_key, offsets)
     fit.calibration = calibration
     return fit
@@ -277,8 +319,11 @@ def head_error_stops(fit: ExposureFit, items: Sequence[PairImages], cfg: Exposur
 
 
 def with_exposure_head(model: MIRNet, fit: ExposureFit, bins: int) -> MIRNet:
-    """A copy of ``model`` whose architecture includes the fitted head."""
-    config = replace(model.config, auto_exposure_bins=bins)
+    """A copy of ``model`` whose architecture includes the fitted head (and the calibration's
+    chroma gain, when it fitted one)."""
+    chroma = fit.calibration.chroma_gain if fit.calibration is not None else None
+    config = replace(model.config, auto_exposure_bins=bins,
+                     chroma_gain=chroma if chroma is not None else model.config.chroma_gain)
     out = MIRNet(config)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("exposure_head.")}
     missing = out.load_state_dict(state, strict=False).missing_keys
@@ -299,6 +344,9 @@ def fit_metadata(fit: ExposureFit, val_stops: float | None) -> dict[str, str]:
         c = fit.calibration
         meta["auto_exposure"] += (f"; targets at the network's best exposure ({c.slope:.2f} x input EV "
                                   f"{c.intercept:+.2f}, from {c.pairs} pairs)")
+        if c.chroma_gain is not None:
+            meta["colour_calibration"] = (f"chroma gain {c.chroma_gain:.3f}: the references' saturation on the "
+                                          f"{c.pairs} calibration pairs")
     return meta
 
 

@@ -297,3 +297,48 @@ def test_colour_cast_tints_low_and_reference_alike_and_keeps_grey_luminance():
     assert picture_augment(with_parts=["colour-cast"]).colour_cast_prob > 0
     with pytest.raises(ValueError, match="trial parts"):
         picture_augment(with_parts=["sepia"])
+
+
+def test_scale_chroma_keeps_greys_and_luminance_and_scales_colour():
+    from core.exposure import scale_chroma
+
+    grey = torch.full((1, 3, 4, 4), 0.3)
+    assert torch.allclose(scale_chroma(grey, 1.2), grey, atol=1e-6)
+    colour = torch.tensor([0.6, 0.3, 0.2]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    weights = torch.tensor((0.2126, 0.7152, 0.0722)).view(1, 3, 1, 1)
+    boosted, muted = scale_chroma(colour, 1.2), scale_chroma(colour, 0.8)
+    luma = (srgb_to_linear(colour) * weights).sum(dim=1)
+    assert torch.allclose((srgb_to_linear(boosted) * weights).sum(dim=1), luma, rtol=1e-4)
+    spread = lambda x: float((x.amax(dim=1) - x.amin(dim=1)).mean())  # noqa: E731
+    assert spread(muted) < spread(colour) < spread(boosted)
+    assert torch.allclose(scale_chroma(colour, 1.0), colour, atol=1e-6)
+
+
+def test_chroma_gain_is_fitted_to_the_references_saturation_and_reaches_the_weights(tmp_path):
+    from core.exposure import scale_chroma
+    from core.metrics import saturation
+    from core.model import MIRNet
+    from core.weights import load_weights, save_weights
+    from trainer.exposure_fit import ExposureFit, ExposureCalibration, fit_chroma_gain, with_exposure_head
+
+    rng = np.random.default_rng(3)
+    refs = [rng.uniform(0.1, 0.9, (16, 16, 3)).astype(np.float32) for _ in range(4)]
+    # A "network" that greys colour by 0.8: the fit must undo it (to within the bisection).
+    outs = [scale_chroma(torch.from_numpy(r).permute(2, 0, 1)[None], 0.8)[0].permute(1, 2, 0).numpy() for r in refs]
+    gain = fit_chroma_gain(outs, refs)
+    assert 1.15 < gain < 1.3
+    fixed = [scale_chroma(torch.from_numpy(o).permute(2, 0, 1)[None], gain)[0].permute(1, 2, 0).numpy() for o in outs]
+    assert np.mean([saturation(f) for f in fixed]) == pytest.approx(np.mean([saturation(r) for r in refs]), rel=0.02)
+
+    model = MIRNet(MIRNetConfig(channels=4, num_rrg=1, num_mrb=1, num_streams=2, exposure_key=0.11,
+                                highlight_knee=0.85)).eval()
+    fit = ExposureFit(np.zeros(16 + 6), -2.0, 0.1, 0.3, 0.5, calibration=ExposureCalibration(0.7, -0.2, 8, 0.1, gain))
+    extended = with_exposure_head(model, fit, 16)
+    path = save_weights(tmp_path / "w.safetensors", extended)
+    loaded, _ = load_weights(path)
+    assert loaded.config.chroma_gain == pytest.approx(gain)
+    x = torch.rand(1, 3, 16, 16) * 0.2
+    with torch.inference_mode():
+        plain, boosted = model(x), loaded(x)
+    spread = lambda t: float((t.amax(dim=1) - t.amin(dim=1)).mean())  # noqa: E731
+    assert spread(boosted.clamp(0, 1)) > spread(plain.clamp(0, 1))
