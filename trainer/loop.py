@@ -211,17 +211,23 @@ def _add_exposure_head(cfg: TrainConfig, model_cfg: MIRNetConfig, train_items: l
     )
 
     fit_cfg = ExposureFitConfig()
+    fits: dict[int | None, tuple[Any, float | None]] = {}
     for path in dict.fromkeys(p for p in paths if p is not None):
         model, info = load_weights(path)
         # Calibrated on this very network (trainer/exposure_fit.py): the head aims at the exposure
-        # where the network scores best, not at the reference's log-average.
-        runner = network_at_true_gain(copy.deepcopy(model), info.descriptor.context_window)
-        try:
-            fit = fit_calibrated_head(train_items, runner, model_cfg.highlight_knee, fit_cfg, model_cfg.exposure_key)
-        except ValueError as exc:
-            log.warning("no auto-exposure head: %s", exc)
-            return
-        val_stops = head_error_stops(fit, val_items, fit_cfg, model_cfg.highlight_knee) if val_items else None
+        # where the network scores best, not at the reference's log-average. Best and last weights
+        # saved at the same epoch are the same network: one calibration serves both.
+        if info.epochs not in fits:
+            runner = network_at_true_gain(copy.deepcopy(model), info.descriptor.context_window)
+            try:
+                fit = fit_calibrated_head(train_items, runner, model_cfg.highlight_knee, fit_cfg,
+                                          model_cfg.exposure_key)
+            except ValueError as exc:
+                log.warning("no auto-exposure head: %s", exc)
+                return
+            fits[info.epochs] = (fit, head_error_stops(fit, val_items, fit_cfg, model_cfg.highlight_knee)
+                                 if val_items else None)
+        fit, val_stops = fits[info.epochs]
         log.info("auto-exposure head for %s: grouped-CV RMS %.2f stops (fixed key %.2f)", path.name,
                  fit.cv_rms_stops, fit.fixed_key_rms_stops)
         save_weights(path, with_exposure_head(model, fit, fit_cfg.bins), training_data=info.training_data,
