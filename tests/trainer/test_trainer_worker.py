@@ -48,17 +48,6 @@ def read_events(proc: subprocess.Popen, until: str | None = None) -> list[dict]:
     return events
 
 
-@pytest.fixture
-def one_thread():
-    """In-process torch work on one thread: far faster than two on a busy 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_lol_dataset(tmp_path_factory.mktemp("lol"))
@@ -170,7 +159,7 @@ def test_resume_refused_for_changed_config_is_an_error(dataset: Path, tmp_path: 
     assert events[-1]["event"] == "error" and "different configuration" in events[-1]["message"]
 
 
-def test_probe_estimates_epoch_time(dataset: Path, tmp_path: Path, one_thread) -> None:
+def test_probe_estimates_epoch_time(dataset: Path, tmp_path: Path, one_torch_thread) -> None:
     from trainer.config import TrainConfig
     from trainer.probe import preset_parameters, probe_epoch_time
 
@@ -185,7 +174,7 @@ def test_probe_estimates_epoch_time(dataset: Path, tmp_path: Path, one_thread) -
     assert result.device == "cpu"
 
 
-def test_probe_can_be_cancelled_and_reports_bad_data(dataset: Path, tmp_path: Path, one_thread) -> None:
+def test_probe_can_be_cancelled_and_reports_bad_data(dataset: Path, tmp_path: Path, one_torch_thread) -> None:
     from core.errors import CancelledError
     from trainer.config import TrainConfig
     from trainer.data import DatasetError
