@@ -206,7 +206,7 @@ def slow_fsync(fd):  # the second output's temporary file stays for a while
     real_fsync(fd)
 
 os.fsync = slow_fsync
-core.cli._make_enhancer = lambda *a: Slow()
+core.cli._make_enhancer = lambda *a, **k: Slow()
 sys.exit(core.cli.main(["enhance", sys.argv[1], "-o", sys.argv[2], "-q"]))
 """
 
