@@ -149,7 +149,6 @@ def _spread(items: Sequence[PairImages], count: int) -> list[int]:
         for queue in queues:
             if queue and len(chosen) < count:
                 chosen.append(queue.pop(0))
-    # Spread over the scene list rather than taking the first scenes' frames.
     return sorted(chosen)
 
 
@@ -309,15 +308,24 @@ def fit_calibrated_head(items: Sequence[PairImages], enhance_at: Callable[[PairI
     return fit
 
 
-def head_error_stops(fit: ExposureFit, items: Sequence[PairImages], cfg: ExposureFitConfig,
-                     knee: float | None = None) -> float:
-    """RMS error (stops) of a fitted head on other pairs, e.g. held-out validation scenes, against
-    the same kind of targets it was fitted to (calibrated ones when the fit was calibrated)."""
+def validation_errors(fit: ExposureFit, items: Sequence[PairImages], cfg: ExposureFitConfig,
+                      knee: float | None = None, fixed_key: float = 0.11) -> tuple[float, float]:
+    """RMS errors (stops) of a fitted head and of the fixed key on other pairs, e.g. held-out
+    validation scenes, against the kind of targets the head was fitted to (calibrated ones when
+    the fit was calibrated). The targets' input-best-exposure search runs once."""
     offsets = None
     if fit.calibration is not None:
         offsets = fit.calibration.offset(np.asarray([input_best_ev(item, knee, cfg) for item in items])).tolist()
     x, y, _ = _features(items, cfg, offsets)
-    return float(np.sqrt(np.mean((_predict(x, fit.weight, fit.bias) - y) ** 2)) / math.log(2))
+    head = float(np.sqrt(np.mean((_predict(x, fit.weight, fit.bias) - y) ** 2)) / math.log(2))
+    fixed = float(np.sqrt(np.mean((math.log(fixed_key) - y) ** 2)) / math.log(2))
+    return head, fixed
+
+
+def head_error_stops(fit: ExposureFit, items: Sequence[PairImages], cfg: ExposureFitConfig,
+                     knee: float | None = None) -> float:
+    """RMS error (stops) of a fitted head on other pairs (see :func:`validation_errors`)."""
+    return validation_errors(fit, items, cfg, knee)[0]
 
 
 def with_exposure_head(model: MIRNet, fit: ExposureFit, bins: int) -> MIRNet:
@@ -373,13 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = network_at_true_gain(model, info.descriptor.context_window)
         fit = fit_calibrated_head(load_pairs(train_pairs), runner, knee, cfg, fixed_key)
         val_items = load_pairs(val_pairs) if val_pairs else []
-        val_stops = head_error_stops(fit, val_items, cfg, knee) if val_items else None
-        fixed_val = None
-        if val_items:
-            offsets = (fit.calibration.offset(np.asarray([input_best_ev(i, knee, cfg) for i in val_items])).tolist()
-                       if fit.calibration is not None else None)
-            _, y, _ = _features(val_items, cfg, offsets)
-            fixed_val = float(np.sqrt(np.mean((math.log(fixed_key) - y) ** 2)) / math.log(2))
+        val_stops, fixed_val = (validation_errors(fit, val_items, cfg, knee, fixed_key) if val_items
+                                else (None, None))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
