@@ -445,7 +445,8 @@ def _enhance_file(enhancer: SupportsEnhance, path: Path, options: BatchOptions,
         data = read_image(path, integers=True)
         dtype = np.dtype(np.uint16 if (options.bit_depth or data.bit_depth) == 16 else np.uint8)
         # The decoded pixels are not needed afterwards: the result overwrites them where they are
-        # writable (Pillow's 8-bit decodes are not), and they are dropped before writing either way.
+        # writable (core.io's decodes are, JPEG's too since OpenCV decodes it), and they are dropped
+        # before writing either way.
         in_place = data.pixels.dtype == dtype and data.pixels.flags.writeable
         result = enhancer.render(data.pixels, mode=options.mode, strength=options.strength, progress=progress,
                                  cancel=cancel, exposure=options.exposure, dtype=dtype,

@@ -7,7 +7,10 @@ here and nowhere else.
 Reading takes the bytes of regular files only (never a FIFO or device, so nothing blocks) and
 decides the format from the content (:mod:`core.formats`): camera RAW goes to LibRaw
 (:mod:`core.raw`), HEIC/HEIF to libheif (:mod:`core.heif`), everything else to Pillow. 16-bit
-PNG and TIFF files, which Pillow reduces to 8 bits, are decoded by OpenCV from the same bytes.
+PNG and TIFF files, which Pillow reduces to 8 bits, are decoded by OpenCV from the same bytes, and
+so are 8-bit RGB and grayscale JPEGs (Pillow still reads their header, EXIF and ICC profile):
+OpenCV decodes into a writable 3-byte-per-pixel array, where Pillow holds 4 bytes per pixel and
+hands numpy a further copy.
 Writing is atomic: the encoded image goes to a hidden temporary file in the target folder,
 which is then renamed onto the target; nothing is left behind on failure.
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
+from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from .atomic import free_name, write_atomically
 from .errors import ImageReadError, ImageWriteError, OutputExistsError
@@ -75,6 +78,7 @@ _STRUCTURAL_TAGS = frozenset({
     325, 338, 339, 340, 341, 513, 514, 530, 531, 532, 34675, 0xA005,
 })
 _BOMB_LOCK = threading.Lock()
+_BAND_BYTES = 8 << 20  # rows copied out of Pillow at a time
 _ENCODE_ERRORS = (OSError, ValueError, RuntimeError, cv2.error)
 
 
@@ -343,15 +347,59 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
                     bit_depth=16, format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes,
                 )
             log.warning("%s: 16-bit decoding failed, reading it with 8 bits per channel", path)
+        jpeg = _decode_jpeg(image, data)
+        if jpeg is not None:
+            pixels = _orient(jpeg, orientation)
+            return ImageData(pixels=pixels if integers else _uint8_to_float(pixels), alpha=None, bit_depth=8,
+                             format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes)
         try:
             image.load()  # full decode: detects truncated and corrupt files
-            with _quiet_pillow():
-                upright = ImageOps.exif_transpose(image) or image
-            pixels, alpha, bit_depth = _pil_to_float(upright, integers)
+            if orientation != 1:  # what is left to turn: Pillow's TIFF loader turns the picture and drops the tag
+                orientation = int(image.getexif().get(_ORIENTATION_TAG, 1) or 1)
+            pixels, alpha, bit_depth = _pil_to_float(image, integers)
         except _PILLOW_ERRORS as exc:
             raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
-    return ImageData(pixels=pixels, alpha=alpha, bit_depth=bit_depth, format=fmt, exif=exif,
-                     icc_profile=icc, path=path, notes=notes)
+    # rotated as numpy views (a copy only when the orientation is not 1), not by exif_transpose,
+    # which copies the whole Pillow image even when there is nothing to turn
+    return ImageData(pixels=_orient(pixels, orientation), alpha=None if alpha is None else _orient(alpha, orientation),
+                     bit_depth=bit_depth, format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes)
+
+
+def _decode_jpeg(image: Image.Image, data: bytes) -> np.ndarray | None:
+    """OpenCV's decode of an 8-bit RGB or grayscale JPEG (MPO: its first image) into a writable
+    uint8 RGB array, as the file stores it (not rotated); None leaves the file to Pillow.
+
+    OpenCV gives up on a truncated JPEG in recent versions but fills the missing rows with grey
+    in older ones, so a file that does not end in an EOI marker goes to Pillow, whose decode
+    reports the truncation (as it does for anything else odd: CMYK, 12-bit, trailing bytes).
+    """
+    if image.format not in ("JPEG", "MPO") or image.mode not in ("RGB", "L") or getattr(image, "bits", 8) != 8:
+        return None
+    if not data.endswith(b"\xff\xd9"):
+        return None
+    try:
+        array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error:  # e.g. beyond OpenCV's own size limit (2^30 pixels), with max_pixels=None
+        return None
+    width, height = image.size
+    if array is None or array.shape != (height, width, 3) or array.dtype != np.uint8:
+        return None
+    _swap_red_blue(array)
+    return array
+
+
+def _swap_red_blue(array: np.ndarray) -> None:
+    """RGB <-> BGR in place, for a writable C-contiguous H x W x 3 array."""
+    swapped = cv2.cvtColor(array, cv2.COLOR_RGB2BGR, dst=array)
+    if not np.may_share_memory(swapped, array):  # an OpenCV that allocated a new array after all
+        array[...] = swapped
+
+
+def _uint8_to_float(values: np.ndarray) -> np.ndarray:
+    """uint8 -> float32 in [0, 1], as ``np.asarray(values, np.float32) / 255.0`` with one float array."""
+    result = values.astype(np.float32)
+    result /= np.float32(255.0)
+    return result
 
 
 def _frame_notes(image: Image.Image) -> tuple[str, ...]:
@@ -472,10 +520,8 @@ def _pil_to_float(image: Image.Image, integers: bool = False) -> tuple[np.ndarra
         if image.mode not in ("RGB", "RGBA") and not image.mode.startswith(("I", "F")):
             image = image.convert("RGBA" if _has_alpha(image) else "RGB")
         if image.mode in ("RGB", "RGBA"):  # the common case: no float copy at all
-            values = np.asarray(image)
-            if image.mode == "RGBA":
-                return np.ascontiguousarray(values[:, :, :3]), np.ascontiguousarray(values[:, :, 3]), 8
-            return values, None, 8
+            rgb, alpha = _pillow_rgb(image)
+            return rgb, alpha, 8
         pixels, alpha, bits = _pil_to_float(image)
         return _pixel_type(pixels, bits, True), _pixel_type(alpha, bits, True), bits
     mode = image.mode
@@ -490,11 +536,25 @@ def _pil_to_float(image: Image.Image, integers: bool = False) -> tuple[np.ndarra
     has_alpha = _has_alpha(image)
     if mode in ("RGBa", "La"):
         image = image.convert("RGBA")
-    converted = image.convert("RGBA" if has_alpha else "RGB")
-    values = np.asarray(converted, dtype=np.float32) / 255.0
-    if has_alpha:
-        return np.ascontiguousarray(values[:, :, :3]), np.ascontiguousarray(values[:, :, 3]), 8
-    return values, None, 8
+    target = "RGBA" if has_alpha else "RGB"
+    rgb, alpha = _pillow_rgb(image if image.mode == target else image.convert(target))
+    return _uint8_to_float(rgb), None if alpha is None else _uint8_to_float(alpha), 8
+
+
+def _pillow_rgb(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """A loaded RGB or RGBA Pillow image as writable uint8 arrays (RGB, alpha or None), copied a
+    band of rows at a time: ``np.asarray(image)`` goes through one full-size ``tobytes()`` (which
+    numpy keeps, read-only) on top of Pillow's 4 bytes per pixel."""
+    width, height = image.size
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    alpha = np.empty((height, width), dtype=np.uint8) if image.mode == "RGBA" else None
+    rows = max(1, _BAND_BYTES // (4 * max(1, width)))
+    for y0 in range(0, height, rows):
+        band = np.asarray(image.crop((0, y0, width, min(height, y0 + rows))))
+        rgb[y0:y0 + rows] = band[:, :, :3]
+        if alpha is not None:
+            alpha[y0:y0 + rows] = band[:, :, 3]
+    return rgb, alpha
 
 
 def _has_alpha(image: Image.Image) -> bool:

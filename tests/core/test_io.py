@@ -540,3 +540,103 @@ def test_one_output_format_vocabulary():
         assert all(WRITE_FORMATS[ext] == fmt.encoder for ext in fmt.extensions)
         assert output_format_of(Path("x" + fmt.extension.upper())) is fmt
     assert output_format_of(Path("x.bmp")) is None
+
+
+# ---------------------------------------------------------------- 8-bit JPEG by OpenCV
+
+
+def _textured(rng: np.random.Generator, h: int = 48, w: int = 64) -> np.ndarray:
+    return np.clip(_smooth_u8(h, w).astype(np.int16) + rng.integers(-20, 21, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("options", [{"quality": 95, "subsampling": 0}, {"quality": 75, "subsampling": 2},
+                                     {"quality": 85, "subsampling": 1}, {"quality": 90, "progressive": True},
+                                     {"quality": 90, "gray": True}])
+def test_jpeg_decodes_like_pillow_into_writable_arrays(tmp_path, rng, options):
+    options = dict(options)
+    image = Image.fromarray(_textured(rng))
+    if options.pop("gray", False):
+        image = image.convert("L")
+    image.save(tmp_path / "a.jpg", **options)
+    expected = np.asarray(Image.open(tmp_path / "a.jpg").convert("RGB"))
+    data = read_image(tmp_path / "a.jpg", integers=True)
+    np.testing.assert_array_equal(data.pixels, expected)
+    assert data.pixels.flags.writeable and data.pixels.flags.c_contiguous and data.bit_depth == 8
+    as_float = read_image(tmp_path / "a.jpg").pixels
+    assert as_float.dtype == np.float32
+    np.testing.assert_array_equal(as_float, expected.astype(np.float32) / 255.0)
+
+
+def test_real_photos_decode_like_pillow():
+    photos = sorted(Path(__file__).resolve().parents[3].glob("shared/data/real-lowlight/DICM/*.jpg"))[:4]
+    if not photos:
+        pytest.skip("the real low-light photos are not here")
+    for photo in photos:
+        np.testing.assert_array_equal(read_image(photo, integers=True).pixels, np.asarray(Image.open(photo)))
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_jpeg_orientation_by_numpy(tmp_path, rng, orientation):
+    array = _textured(rng, 24, 40)
+    _jpeg_with_exif(tmp_path / "a.jpg", array, orientation=orientation)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "a.jpg")))
+    pixels = read_image(tmp_path / "a.jpg", integers=True).pixels
+    np.testing.assert_array_equal(pixels, expected)
+    assert pixels.flags.writeable
+
+
+def test_truncated_jpeg_is_refused_even_where_opencv_would_decode_it(tmp_path, rng, monkeypatch):
+    Image.fromarray(_textured(rng, 64, 64)).save(tmp_path / "good.jpg", quality=90)
+    data = (tmp_path / "good.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    _assert_read_error(tmp_path / "cut.jpg", "truncated or corrupt")
+    # older OpenCV versions fill the missing rows with grey instead of failing
+    monkeypatch.setattr(cv2, "imdecode", lambda buffer, flags: np.full((64, 64, 3), 128, np.uint8))
+    _assert_read_error(tmp_path / "cut.jpg", "truncated or corrupt")
+    assert (read_image(tmp_path / "good.jpg", integers=True).pixels == 128).all()  # the stand-in is in use
+
+
+def test_jpeg_that_opencv_refuses_goes_to_pillow(tmp_path, rng, monkeypatch):
+    Image.fromarray(_textured(rng)).save(tmp_path / "a.jpg")
+    monkeypatch.setattr(cv2, "imdecode", lambda buffer, flags: None)
+    np.testing.assert_array_equal(read_image(tmp_path / "a.jpg", integers=True).pixels,
+                                  np.asarray(Image.open(tmp_path / "a.jpg")))
+
+
+def test_jpeg_with_trailing_bytes_cmyk_and_mpo(tmp_path, rng):
+    array = _textured(rng)
+    Image.fromarray(array).save(tmp_path / "a.jpg")
+    (tmp_path / "tail.jpg").write_bytes((tmp_path / "a.jpg").read_bytes() + b"\x00\x00trailer")
+    np.testing.assert_array_equal(read_image(tmp_path / "tail.jpg", integers=True).pixels,
+                                  np.asarray(Image.open(tmp_path / "a.jpg")))
+    Image.fromarray(array).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    np.testing.assert_array_equal(read_image(tmp_path / "cmyk.jpg", integers=True).pixels,
+                                  np.asarray(Image.open(tmp_path / "cmyk.jpg").convert("RGB")))
+    Image.fromarray(array).save(tmp_path / "pair.mpo", format="MPO", save_all=True,
+                                append_images=[Image.fromarray(255 - array)])
+    data = read_image(tmp_path / "pair.mpo", integers=True)
+    assert data.format == "JPEG"
+    np.testing.assert_array_equal(data.pixels, np.asarray(Image.open(tmp_path / "pair.mpo")))
+
+
+@pytest.mark.parametrize("ext", ["png", "webp", "tif", "bmp", "gif"])
+def test_other_8_bit_decodes_are_writable_and_turned_once(tmp_path, rng, ext):
+    image = Image.fromarray(_textured(rng, 24, 40))
+    exif = image.getexif()
+    exif[ORIENTATION] = 6
+    options = {"lossless": True} if ext == "webp" else {}
+    image.save(tmp_path / f"a.{ext}", exif=exif.tobytes(), **options)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / f"a.{ext}")).convert("RGB"))
+    data = read_image(tmp_path / f"a.{ext}", integers=True)
+    np.testing.assert_array_equal(data.pixels, expected)  # Pillow's TIFF loader turns it itself: not twice
+    assert data.pixels.flags.writeable and data.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(read_image(tmp_path / f"a.{ext}").pixels, expected.astype(np.float32) / 255.0)
+
+
+def test_wide_rgba_is_copied_out_of_pillow_in_bands(tmp_path, rng):
+    array = _u8(rng, 50, 70_000, 4)  # 70,000 pixels wide: 29 rows per band
+    Image.fromarray(array).save(tmp_path / "wide.png", compress_level=1)
+    data = read_image(tmp_path / "wide.png", integers=True)
+    np.testing.assert_array_equal(data.pixels, array[:, :, :3])
+    np.testing.assert_array_equal(data.alpha, array[:, :, 3])
+
