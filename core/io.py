@@ -10,7 +10,8 @@ decides the format from the content (:mod:`core.formats`): camera RAW goes to Li
 PNG and TIFF files, which Pillow reduces to 8 bits, are decoded by OpenCV from the same bytes, and
 so are 8-bit RGB and grayscale JPEGs (Pillow still reads their header, EXIF and ICC profile):
 OpenCV decodes into a writable 3-byte-per-pixel array, where Pillow holds 4 bytes per pixel and
-hands numpy a further copy.
+hands numpy a further copy. JPEGs are written by OpenCV too, from the pixels as they are (Pillow
+would first copy them to 4 bytes per pixel).
 Writing is atomic: the encoded image goes to a hidden temporary file in the target folder,
 which is then renamed onto the target; nothing is left behind on failure.
 """
@@ -79,6 +80,7 @@ _STRUCTURAL_TAGS = frozenset({
 })
 _BOMB_LOCK = threading.Lock()
 _BAND_BYTES = 8 << 20  # rows copied out of Pillow at a time
+_JPEG_SEGMENT_MAX = 65533  # payload bytes of one JPEG marker segment (its length field counts itself)
 _ENCODE_ERRORS = (OSError, ValueError, RuntimeError, cv2.error)
 
 
@@ -582,9 +584,10 @@ def write_image(
     the source's depth, else 8).
     With ``keep_metadata`` the source's EXIF (orientation reset to 1, since the pixels are
     upright) and ICC profile are written. ``alpha`` is written by PNG, TIFF and WebP and
-    dropped by JPEG. The write is atomic. Refuses to replace an existing file unless
-    ``overwrite``, and always refuses to write onto ``source.path``. Raises
-    :class:`ImageWriteError`.
+    dropped by JPEG. A JPEG is encoded from ``pixels`` themselves, swapped to BGR and back in
+    place when they are writable uint8: do not read them from another thread meanwhile. The
+    write is atomic. Refuses to replace an existing file unless ``overwrite``, and always
+    refuses to write onto ``source.path``. Raises :class:`ImageWriteError`.
     """
     path = Path(path)
     fmt = WRITE_FORMATS.get(path.suffix.lower())
@@ -721,15 +724,15 @@ def _encode(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int, qua
         if not ok:
             raise ValueError("OpenCV could not encode the 16-bit PNG")
         return _add_png_metadata(buffer.tobytes(), exif, icc)
+    if fmt == "JPEG":
+        return _encode_jpeg(values, quality, exif, icc)
     image = Image.fromarray(values)
     options: dict[str, object] = {}
     if exif:
         options["exif"] = exif
     if icc:
         options["icc_profile"] = icc
-    if fmt == "JPEG":
-        options.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
-    elif fmt == "WEBP":
+    if fmt == "WEBP":
         options.update(quality=quality, method=4)
     elif fmt == "AVIF":
         options.update(quality=quality)
@@ -738,6 +741,54 @@ def _encode(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int, qua
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def _encode_jpeg(rgb: np.ndarray, quality: int, exif: bytes | None, icc: bytes | None) -> bytes:
+    """An 8-bit RGB JPEG by OpenCV (4:4:4 from quality 90, else 4:2:0), with Huffman tables
+    optimised and the EXIF and ICC segments inserted after the JFIF header, as Pillow places them.
+
+    OpenCV reads BGR: a writable C-contiguous ``rgb`` is swapped to BGR in place for the
+    encode and back afterwards (no full-size copy, where Pillow would hold 4 bytes a pixel);
+    others are copied. Metadata that does not fit raises ValueError before anything is encoded.
+    """
+    segments = _jpeg_metadata(exif, icc)
+    sampling = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if quality >= 90 else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, sampling,
+              cv2.IMWRITE_JPEG_OPTIMIZE, 1]
+    if rgb.flags.writeable and rgb.flags.c_contiguous:
+        _swap_red_blue(rgb)
+        try:
+            ok, buffer = cv2.imencode(".jpg", rgb, params)
+        finally:
+            _swap_red_blue(rgb)
+    else:
+        ok, buffer = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), params)
+    if not ok:
+        raise ValueError("OpenCV could not encode the JPEG")
+    encoded = memoryview(buffer.reshape(-1))  # (n, 1) in some OpenCV versions
+    start = 2  # after SOI, and after OpenCV's JFIF APP0 segment when it wrote one
+    if encoded[2:4] == b"\xff\xe0":
+        start = 4 + int.from_bytes(encoded[4:6], "big")
+    return b"".join((encoded[:start], segments, encoded[start:]))
+
+
+def _jpeg_metadata(exif: bytes | None, icc: bytes | None) -> bytes:
+    """JPEG APP1 (EXIF) and APP2 (ICC profile, in numbered chunks) segments; ValueError for EXIF
+    larger than one segment holds or an ICC profile of more than 255 chunks."""
+    segments = []
+    if exif:
+        payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+        if len(payload) > _JPEG_SEGMENT_MAX:
+            raise ValueError(f"EXIF data is too long for JPEG ({len(payload):,} bytes, at most {_JPEG_SEGMENT_MAX:,})")
+        segments.append(b"\xff\xe1" + struct.pack(">H", 2 + len(payload)) + payload)
+    if icc:
+        room = _JPEG_SEGMENT_MAX - 14  # b"ICC_PROFILE\0", sequence number, count
+        chunks = [icc[i:i + room] for i in range(0, len(icc), room)]
+        if len(chunks) > 255:
+            raise ValueError(f"ICC profile is too long for JPEG ({len(icc):,} bytes, at most 255 segments)")
+        segments += [b"\xff\xe2" + struct.pack(">H", 16 + len(chunk)) + b"ICC_PROFILE\x00"
+                     + bytes((number, len(chunks))) + chunk for number, chunk in enumerate(chunks, 1)]
+    return b"".join(segments)
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:

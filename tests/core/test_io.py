@@ -640,3 +640,63 @@ def test_wide_rgba_is_copied_out_of_pillow_in_bands(tmp_path, rng):
     np.testing.assert_array_equal(data.pixels, array[:, :, :3])
     np.testing.assert_array_equal(data.alpha, array[:, :, 3])
 
+
+def _segments(path: Path) -> list[tuple[str, bytes]]:
+    return [(name, payload) for name, payload in Image.open(path).applist]
+
+
+@pytest.mark.parametrize("quality", [95, 80])
+def test_jpeg_written_by_opencv_like_pillow(tmp_path, rng, quality):
+    """Same pixels, sampling and metadata segments (in the same order) as Pillow's encoder gave."""
+    from PIL import JpegImagePlugin
+
+    array = _textured(rng)
+    icc = _srgb_icc()[:20] + rng.integers(0, 256, 150_000, dtype=np.uint8).tobytes()  # three APP2 chunks
+    _jpeg_with_exif(tmp_path / "src.jpg", array, orientation=6, icc=icc)
+    data = read_image(tmp_path / "src.jpg", integers=True)
+    out = write_image(tmp_path / "out.jpg", data.pixels, source=data, quality=quality)
+    upright = Image.fromarray(data.pixels)
+    exif = _exif(data.exif)
+    exif[ORIENTATION] = 1
+    upright.save(tmp_path / "pillow.jpg", quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True,
+                 exif=exif.tobytes(), icc_profile=icc)
+    ours, theirs = Image.open(out), Image.open(tmp_path / "pillow.jpg")
+    assert JpegImagePlugin.get_sampling(ours) == JpegImagePlugin.get_sampling(theirs) == (0 if quality >= 90 else 2)
+    assert _segments(out) == _segments(tmp_path / "pillow.jpg")
+    assert [name for name, _ in _segments(out)] == ["APP0", "APP1", "APP2", "APP2", "APP2"]
+    assert ours.info["icc_profile"] == icc and _exif(ours.info["exif"])[ARTIST] == "Ada Lovelace"
+    assert np.abs(np.asarray(ours).astype(int) - np.asarray(theirs)).max() <= 1
+
+
+def test_jpeg_write_leaves_the_pixels_as_they_were(tmp_path, rng, monkeypatch):
+    array = _textured(rng)
+    before = array.copy()
+    write_image(tmp_path / "a.jpg", array, quality=100)
+    np.testing.assert_array_equal(array, before)  # swapped to BGR for OpenCV and back
+    assert np.abs(np.asarray(Image.open(tmp_path / "a.jpg")).astype(int) - array).mean() < 2
+    frozen = array.copy()
+    frozen.setflags(write=False)
+    for name, pixels in (("read-only.jpg", frozen), ("view.jpg", array[:, ::-1])):  # copied, not swapped
+        write_image(tmp_path / name, pixels, quality=100)
+        assert np.abs(np.asarray(Image.open(tmp_path / name)).astype(int) - pixels).mean() < 2, name
+
+    def fail(*args, **kwargs):
+        raise cv2.error("no encoder")
+
+    monkeypatch.setattr(cv2, "imencode", fail)
+    with pytest.raises(ImageWriteError, match="encoding as JPEG failed"):
+        write_image(tmp_path / "b.jpg", array)
+    np.testing.assert_array_equal(array, before)  # swapped back on failure too
+    assert not (tmp_path / "b.jpg").exists()
+
+
+def test_jpeg_metadata_segments_and_their_limits():
+    from core.io import _jpeg_metadata
+
+    icc = b"\x00" * 16 + b"RGB " + b"\x00" * (256 * 65519)
+    with pytest.raises(ValueError, match="ICC profile is too long"):
+        _jpeg_metadata(None, icc)
+    assert len(_jpeg_metadata(None, icc[: 255 * 65519])) == 255 * (65519 + 18)
+    with pytest.raises(ValueError, match="EXIF data is too long"):
+        _jpeg_metadata(b"Exif\x00\x00" + b"\x00" * 65528, None)
+    assert _jpeg_metadata(b"II*\x00" + b"\x00" * 10, None)[4:10] == b"Exif\x00\x00"  # header added when missing
