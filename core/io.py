@@ -391,10 +391,14 @@ def _decode_jpeg(image: Image.Image, data: bytes) -> np.ndarray | None:
 
 
 def _swap_red_blue(array: np.ndarray) -> None:
-    """RGB <-> BGR in place, for a writable C-contiguous H x W x 3 array."""
-    swapped = cv2.cvtColor(array, cv2.COLOR_RGB2BGR, dst=array)
-    if not np.may_share_memory(swapped, array):  # an OpenCV that allocated a new array after all
-        array[...] = swapped
+    """RGB <-> BGR in place, for a writable C-contiguous H x W x 3 array, a band of rows at a
+    time: asked to work in place, cvtColor copies its whole source first."""
+    rows = max(1, _BAND_BYTES // max(1, array.shape[1] * array.itemsize * 3))
+    for y0 in range(0, array.shape[0], rows):
+        band = array[y0:y0 + rows]
+        swapped = cv2.cvtColor(band, cv2.COLOR_RGB2BGR, dst=band)
+        if not np.may_share_memory(swapped, band):  # an OpenCV that allocated a new array after all
+            band[...] = swapped
 
 
 def _uint8_to_float(values: np.ndarray) -> np.ndarray:
