@@ -356,15 +356,16 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
                              format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes)
         try:
             image.load()  # full decode: detects truncated and corrupt files
-            if orientation != 1:  # what is left to turn: Pillow's TIFF loader turns the picture and drops the tag
+            if orientation != 1:  # what is left to turn: Pillow's TIFF loader turns it and drops the tag
                 orientation = int(image.getexif().get(_ORIENTATION_TAG, 1) or 1)
             pixels, alpha, bit_depth = _pil_to_float(image, integers)
         except _PILLOW_ERRORS as exc:
             raise ImageReadError(path, f"file is truncated or corrupt ({_short(exc)})") from None
     # rotated as numpy views (a copy only when the orientation is not 1), not by exif_transpose,
     # which copies the whole Pillow image even when there is nothing to turn
-    return ImageData(pixels=_orient(pixels, orientation), alpha=None if alpha is None else _orient(alpha, orientation),
-                     bit_depth=bit_depth, format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes)
+    return ImageData(pixels=_orient(pixels, orientation),
+                     alpha=None if alpha is None else _orient(alpha, orientation), bit_depth=bit_depth,
+                     format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes)
 
 
 def _decode_jpeg(image: Image.Image, data: bytes) -> np.ndarray | None:
@@ -380,7 +381,8 @@ def _decode_jpeg(image: Image.Image, data: bytes) -> np.ndarray | None:
     if not data.endswith(b"\xff\xd9"):
         return None
     try:
-        array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8),
+                             cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error:  # e.g. beyond OpenCV's own size limit (2^30 pixels), with max_pixels=None
         return None
     width, height = image.size
@@ -787,7 +789,8 @@ def _jpeg_metadata(exif: bytes | None, icc: bytes | None) -> bytes:
     if exif:
         payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
         if len(payload) > _JPEG_SEGMENT_MAX:
-            raise ValueError(f"EXIF data is too long for JPEG ({len(payload):,} bytes, at most {_JPEG_SEGMENT_MAX:,})")
+            raise ValueError(f"EXIF data is too long for JPEG ({len(payload):,} bytes, "
+                             f"at most {_JPEG_SEGMENT_MAX:,})")
         segments.append(b"\xff\xe1" + struct.pack(">H", 2 + len(payload)) + payload)
     if icc:
         room = _JPEG_SEGMENT_MAX - 14  # b"ICC_PROFILE\0", sequence number, count
