@@ -42,6 +42,10 @@ class MIRNetConfig:
     # (core/exposure.scale_chroma), fitted after training so outputs match the references'
     # saturation (trainer/exposure_fit.py); None: the network's output as it is.
     chroma_gain: float | None = None
+    # Input level (sRGB 0..1, brightest channel averaged over 5x5 pixels) below which the
+    # output's colour fades to neutral grey (core/exposure.neutral_shadows): where a dark photo
+    # holds no signal, any hue the network gives is a guess; None: no fade.
+    shadow_chroma: float | None = None
 
     def __post_init__(self) -> None:
         if self.channels < 4 or self.num_rrg < 1 or self.num_mrb < 1:
@@ -58,6 +62,8 @@ class MIRNetConfig:
             raise ValueError("auto_exposure_bins must be 4..256")
         if self.chroma_gain is not None and not 0.5 <= self.chroma_gain <= 2.0:
             raise ValueError("chroma_gain must be in [0.5, 2]")
+        if self.shadow_chroma is not None and not 0.0 < self.shadow_chroma <= 0.1:
+            raise ValueError("shadow_chroma must be in (0, 0.1]")
 
     @property
     def size_multiple(self) -> int:
@@ -67,7 +73,7 @@ class MIRNetConfig:
     @property
     def shape_only(self) -> MIRNetConfig:
         """The same network body without the exposure extras: what a preset's size means."""
-        return replace(self, highlight_knee=None, auto_exposure_bins=None, chroma_gain=None)
+        return replace(self, highlight_knee=None, auto_exposure_bins=None, chroma_gain=None, shadow_chroma=None)
 
     def stream_channels(self, k: int) -> int:
         return int(round(self.channels * self.channel_factor**k))

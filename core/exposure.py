@@ -111,14 +111,34 @@ def expose(image: torch.Tensor, gain: torch.Tensor, knee: float | None,
     return linear_to_srgb(highlight_shoulder(linear, w.clamp(min=1.0), knee)).to(image.dtype)
 
 
-def scale_chroma(image: torch.Tensor, gain: float) -> torch.Tensor:
-    """Scale the colour of ``(N, 3, H, W)`` sRGB around each pixel's luminance by ``gain``, in
-    linear light (``Y + gain * (rgb - Y)``): greys and luminance stay, saturation follows ``gain``.
-    The result is clipped to [0, 1]."""
+def scale_chroma(image: torch.Tensor, gain: float | torch.Tensor) -> torch.Tensor:
+    """Scale the colour of ``(N, 3, H, W)`` sRGB around each pixel's luminance by ``gain`` (a
+    number, or a map broadcastable to ``(N, 1, H, W)``), in linear light (``Y + gain * (rgb - Y)``):
+    greys and luminance stay, saturation follows ``gain``. The result is clipped to [0, 1]."""
     linear = srgb_to_linear(image.float())
     weights = torch.tensor(LUMA_WEIGHTS, dtype=linear.dtype, device=linear.device).view(1, 3, 1, 1)
     luma = (linear * weights).sum(dim=1, keepdim=True)
     return linear_to_srgb(luma + gain * (linear - luma)).to(image.dtype)
+
+
+def shadow_signal(image: torch.Tensor) -> torch.Tensor:
+    """How much signal a dark sRGB photo ``(N, 3, H, W)`` holds at each pixel: its brightest
+    channel averaged over 5x5 pixels, ``(N, 1, H, W)`` (averaged, so noise does not flicker it)."""
+    brightest = image.float().clamp(0.0, 1.0).amax(dim=1, keepdim=True)
+    return F.avg_pool2d(brightest, 5, stride=1, padding=2, count_include_pad=False)
+
+
+def neutral_shadows(output: torch.Tensor, photo: torch.Tensor, level: float) -> torch.Tensor:
+    """Fade the colour of ``output`` to neutral grey where the dark ``photo`` it came from holds
+    less than ``level`` of signal (:func:`shadow_signal`): a smoothstep from grey at no signal to
+    the output's own colour at ``level``. Luminance is kept.
+
+    A JPEG black (0, 0, 0) carries no hue, yet a network lifting it makes one up (an olive cast
+    from training on foliage-heavy scenes was typical); a photographer expects black to stay
+    neutral. Pixels with the signal of a few 8-bit levels keep most of their colour.
+    """
+    t = (shadow_signal(photo) / level).clamp(0.0, 1.0)
+    return scale_chroma(output, t * t * (3.0 - 2.0 * t))
 
 
 def check_exposure(ev: float) -> float:

@@ -24,7 +24,7 @@ from torch import nn
 
 from .auto_exposure import ExposureHead
 from .config import MIRNetConfig
-from .exposure import expose, gain_for, log_average_luminance, scale_chroma
+from .exposure import expose, gain_for, log_average_luminance, neutral_shadows, scale_chroma
 
 
 def is_global_window(window: int | None, height: int, width: int) -> bool:
@@ -349,6 +349,8 @@ class MIRNet(nn.Module):
         out = base + self.tail(self.groups(self.head(head_input)))
         if self.config.chroma_gain is not None and self.config.chroma_gain != 1.0:
             out = scale_chroma(out, self.config.chroma_gain)
+        if self.config.shadow_chroma is not None:
+            out = neutral_shadows(out, padded, self.config.shadow_chroma)
         return out[..., :h, :w]
 
 

@@ -329,7 +329,7 @@ def _check_fields(config: MIRNetConfig) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{name} must be a whole number, not {value!r}")
-    for name in ("channel_factor", "exposure_key", "highlight_knee", "chroma_gain"):
+    for name in ("channel_factor", "exposure_key", "highlight_knee", "chroma_gain", "shadow_chroma"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                   or not math.isfinite(value)):
