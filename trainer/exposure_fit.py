@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from core.auto_exposure import KEY_RANGE, exposure_features
+from core.config import DEFAULT_SHADOW_CHROMA
 from core.exposure import best_exposure, expose, linear_to_srgb, scale_chroma, srgb_to_linear
 from core.metrics import psnr, saturation
 from core.model import MIRNet
@@ -330,10 +331,12 @@ def head_error_stops(fit: ExposureFit, items: Sequence[PairImages], cfg: Exposur
 
 def with_exposure_head(model: MIRNet, fit: ExposureFit, bins: int) -> MIRNet:
     """A copy of ``model`` whose architecture includes the fitted head (and the calibration's
-    chroma gain, when it fitted one)."""
+    chroma gain, when it fitted one), and the neutral-shadow fade (:data:`DEFAULT_SHADOW_CHROMA`
+    unless the model has its own)."""
     chroma = fit.calibration.chroma_gain if fit.calibration is not None else None
     config = replace(model.config, auto_exposure_bins=bins,
-                     chroma_gain=chroma if chroma is not None else model.config.chroma_gain)
+                     chroma_gain=chroma if chroma is not None else model.config.chroma_gain,
+                     shadow_chroma=model.config.shadow_chroma or DEFAULT_SHADOW_CHROMA)
     out = MIRNet(config)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("exposure_head.")}
     missing = out.load_state_dict(state, strict=False).missing_keys

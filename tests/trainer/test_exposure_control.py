@@ -337,6 +337,9 @@ def test_chroma_gain_is_fitted_to_the_references_saturation_and_reaches_the_weig
     path = save_weights(tmp_path / "w.safetensors", extended)
     loaded, _ = load_weights(path)
     assert loaded.config.chroma_gain == pytest.approx(gain)
+    from core.config import DEFAULT_SHADOW_CHROMA
+
+    assert loaded.config.shadow_chroma == pytest.approx(DEFAULT_SHADOW_CHROMA)
     x = torch.rand(1, 3, 16, 16) * 0.2
     with torch.inference_mode():
         plain, boosted = model(x), loaded(x)
