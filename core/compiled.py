@@ -333,6 +333,7 @@ class CompiledModel:
             raise ValueError("only networks with exposure normalisation are compiled")
         path = cls.path_for(model, shape, bf16)
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path.parent)
         x = torch.zeros(1, 3, *shape).contiguous(memory_format=torch.channels_last)
         gain = torch.ones(1)
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
@@ -353,6 +354,27 @@ class CompiledModel:
     @classmethod
     def load_or_build(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> CompiledModel:
         return cls.load(model, shape, bf16) or cls.build(model, shape, bf16)
+
+
+#: A builder's temporary package older than this is left from a killed build (SIGKILL, power
+#: loss), not one in progress: builds take minutes.
+STALE_TEMPORARY_S = 24 * 3600.0
+
+
+def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY_S) -> list[Path]:
+    """Delete temporary packages (``.<name>.pt2.<random>.pt2``, see :meth:`CompiledModel.build`)
+    in ``folder`` last changed over ``older_than_s`` ago; the ones removed. A killed builder
+    cannot remove its own, and each is the size of a package."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for candidate in folder.glob(".*.pt2.*.pt2"):
+        with contextlib.suppress(OSError):
+            if candidate.is_file() and not candidate.is_symlink() and candidate.stat().st_mtime < cutoff:
+                candidate.unlink()
+                removed.append(candidate)
+    if removed:
+        log.info("removed %d temporary package(s) left by killed builds in %s", len(removed), folder)
+    return removed
 
 
 def builder_engine(weights: str | Path | None, context_window: str = "weights",

@@ -240,3 +240,22 @@ def test_the_real_builder_process_reports_why_it_cannot_build(tmp_path, tiny_wei
     # (without a C++ compiler, the builder says that first)
     with pytest.raises(BuildError, match="only networks with exposure normalisation are compiled|C\\+\\+ compiler"):
         run_to_end(build_steps(request, poll_s=0.2))
+
+
+def test_temporary_packages_left_by_killed_builds_are_removed_and_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    from core.compiled import STALE_TEMPORARY_S, remove_stale_temporaries
+
+    stale = tmp_path / ".mirnet-384x384-fp32-abc.pt2.k3j2h1.pt2"
+    fresh = tmp_path / ".mirnet-384x384-fp32-abc.pt2.x9y8z7.pt2"
+    package = tmp_path / "mirnet-384x384-fp32-abc.pt2"
+    other = tmp_path / ".notes.txt"
+    for path in (stale, fresh, package, other):
+        path.write_bytes(b"x")
+    old = time.time() - STALE_TEMPORARY_S - 60
+    for path in (stale, package, other):
+        os.utime(path, (old, old))
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and fresh.exists() and package.exists() and other.exists()
