@@ -50,7 +50,7 @@ from .formats import (
     tiff_is_raw,
 )
 from .heif import decode_heif, encode_heif
-from .pixels import INTEGER_MAX, convert_depth, to_integers
+from .pixels import INTEGER_MAX, convert_depth, to_float, to_integers
 from .raw import decode_raw, fit_within, raw_preview, srgb_icc_profile
 
 log = logging.getLogger(__name__)
@@ -352,7 +352,7 @@ def _decode_pillow(path: Path, data: bytes, max_pixels: int | None, notes: tuple
         jpeg = _decode_jpeg(image, data)
         if jpeg is not None:
             pixels = _orient(jpeg, orientation)
-            return ImageData(pixels=pixels if integers else _uint8_to_float(pixels), alpha=None, bit_depth=8,
+            return ImageData(pixels=pixels if integers else to_float(pixels), alpha=None, bit_depth=8,
                              format=fmt, exif=exif, icc_profile=icc, path=path, notes=notes)
         try:
             image.load()  # full decode: detects truncated and corrupt files
@@ -401,13 +401,6 @@ def _swap_red_blue(array: np.ndarray) -> None:
         swapped = cv2.cvtColor(band, cv2.COLOR_RGB2BGR, dst=band)
         if not np.may_share_memory(swapped, band):  # an OpenCV that allocated a new array after all
             band[...] = swapped
-
-
-def _uint8_to_float(values: np.ndarray) -> np.ndarray:
-    """uint8 -> float32 in [0, 1], as ``np.asarray(values, np.float32) / 255.0`` with one float array."""
-    result = values.astype(np.float32)
-    result /= np.float32(255.0)
-    return result
 
 
 def _frame_notes(image: Image.Image) -> tuple[str, ...]:
@@ -546,7 +539,7 @@ def _pil_to_float(image: Image.Image, integers: bool = False) -> tuple[np.ndarra
         image = image.convert("RGBA")
     target = "RGBA" if has_alpha else "RGB"
     rgb, alpha = _pillow_rgb(image if image.mode == target else image.convert(target))
-    return _uint8_to_float(rgb), None if alpha is None else _uint8_to_float(alpha), 8
+    return to_float(rgb), None if alpha is None else to_float(alpha), 8
 
 
 def _pillow_rgb(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:

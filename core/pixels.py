@@ -26,7 +26,9 @@ def to_float(array: np.ndarray) -> np.ndarray:
     scale = INTEGER_MAX.get(array.dtype)
     if scale is None:
         return array if array.dtype == np.float32 else array.astype(np.float32)
-    return array.astype(np.float32) / np.float32(scale)
+    result = array.astype(np.float32)
+    result /= np.float32(scale)  # in place: one float array, not two, for a whole photo
+    return result
 
 
 def store(values: np.ndarray, out: np.ndarray) -> None:
