@@ -47,7 +47,7 @@ class MIRNetConfig:
     # saturation (trainer/exposure_fit.py); None: the network's output as it is.
     chroma_gain: float | None = None
     # Input level (sRGB 0..1, brightest channel averaged over 5x5 pixels) below which the
-    # output's colour fades to neutral grey (core/exposure.neutral_shadows): where a dark photo
+    # output's colour fades to neutral grey (core/exposure.shadow_fade): where a dark photo
     # holds no signal, any hue the network gives is a guess; None: no fade.
     shadow_chroma: float | None = None
 

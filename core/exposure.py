@@ -128,17 +128,17 @@ def shadow_signal(image: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(brightest, 5, stride=1, padding=2, count_include_pad=False)
 
 
-def neutral_shadows(output: torch.Tensor, photo: torch.Tensor, level: float) -> torch.Tensor:
-    """Fade the colour of ``output`` to neutral grey where the dark ``photo`` it came from holds
-    less than ``level`` of signal (:func:`shadow_signal`): a smoothstep from grey at no signal to
-    the output's own colour at ``level``. Luminance is kept.
+def shadow_fade(photo: torch.Tensor, level: float) -> torch.Tensor:
+    """The neutral-shadow factor for :func:`scale_chroma`, ``(N, 1, H, W)`` in [0, 1]: a
+    smoothstep of the dark ``photo``'s :func:`shadow_signal` from 0 (no signal: the output's
+    colour fades to a grey of the same luminance) to 1 (``level`` and above: colour kept).
 
     A JPEG black (0, 0, 0) carries no hue, yet a network lifting it makes one up (an olive cast
     from training on foliage-heavy scenes was typical); a photographer expects black to stay
     neutral. Pixels with the signal of a few 8-bit levels keep most of their colour.
     """
     t = (shadow_signal(photo) / level).clamp(0.0, 1.0)
-    return scale_chroma(output, t * t * (3.0 - 2.0 * t))
+    return t * t * (3.0 - 2.0 * t)
 
 
 def check_exposure(ev: float) -> float:

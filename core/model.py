@@ -24,7 +24,7 @@ from torch import nn
 
 from .auto_exposure import ExposureHead
 from .config import MIRNetConfig
-from .exposure import expose, gain_for, log_average_luminance, neutral_shadows, scale_chroma
+from .exposure import expose, gain_for, log_average_luminance, scale_chroma, shadow_fade
 
 
 def is_global_window(window: int | None, height: int, width: int) -> bool:
@@ -347,10 +347,11 @@ class MIRNet(nn.Module):
             base = expose(padded, gain.to(padded.device), self.config.highlight_knee)
             head_input = torch.cat([padded, base], dim=1)
         out = base + self.tail(self.groups(self.head(head_input)))
-        if self.config.chroma_gain is not None and self.config.chroma_gain != 1.0:
-            out = scale_chroma(out, self.config.chroma_gain)
-        if self.config.shadow_chroma is not None:
-            out = neutral_shadows(out, padded, self.config.shadow_chroma)
+        gain = self.config.chroma_gain
+        if self.config.shadow_chroma is not None:  # both colour steps in one pass to linear light
+            out = scale_chroma(out, (gain or 1.0) * shadow_fade(padded, self.config.shadow_chroma))
+        elif gain is not None and gain != 1.0:
+            out = scale_chroma(out, gain)
         return out[..., :h, :w]
 
 

@@ -1,4 +1,4 @@
-"""The neutral-shadow fade (core/exposure.neutral_shadows, MIRNetConfig.shadow_chroma): black stays
+"""The neutral-shadow fade (core/exposure.shadow_fade, MIRNetConfig.shadow_chroma): black stays
 neutral, lit areas keep their colour, the fade is smooth, and weights with and without it load."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 
 from core.config import MIRNetConfig
 from core.engine import EngineConfig, Enhancer
-from core.exposure import LUMA_WEIGHTS, neutral_shadows, shadow_signal, srgb_to_linear
+from core.exposure import LUMA_WEIGHTS, scale_chroma, shadow_fade, shadow_signal, srgb_to_linear
 from core.model import MIRNet
 from core.weights import load_weights, save_weights
 
@@ -19,6 +19,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 LEVEL = 4 / 255
 TINY = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, exposure_key=0.11, highlight_knee=0.85)
+
+
+def neutral_shadows(output: torch.Tensor, photo: torch.Tensor, level: float) -> torch.Tensor:
+    """The fade as MIRNet applies it (without a chroma gain)."""
+    return scale_chroma(output, shadow_fade(photo, level))
 
 
 def _chroma(image: torch.Tensor) -> torch.Tensor:

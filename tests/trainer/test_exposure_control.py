@@ -315,11 +315,12 @@ def test_scale_chroma_keeps_greys_and_luminance_and_scales_colour():
 
 
 def test_chroma_gain_is_fitted_to_the_references_saturation_and_reaches_the_weights(tmp_path):
+    from core.config import DEFAULT_SHADOW_CHROMA
     from core.exposure import scale_chroma
     from core.metrics import saturation
     from core.model import MIRNet
     from core.weights import load_weights, save_weights
-    from trainer.exposure_fit import ExposureFit, ExposureCalibration, fit_chroma_gain, with_exposure_head
+    from trainer.exposure_fit import ExposureCalibration, ExposureFit, fit_chroma_gain, with_exposure_head
 
     rng = np.random.default_rng(3)
     refs = [rng.uniform(0.1, 0.9, (16, 16, 3)).astype(np.float32) for _ in range(4)]
@@ -337,8 +338,6 @@ def test_chroma_gain_is_fitted_to_the_references_saturation_and_reaches_the_weig
     path = save_weights(tmp_path / "w.safetensors", extended)
     loaded, _ = load_weights(path)
     assert loaded.config.chroma_gain == pytest.approx(gain)
-    from core.config import DEFAULT_SHADOW_CHROMA
-
     assert loaded.config.shadow_chroma == pytest.approx(DEFAULT_SHADOW_CHROMA)
     x = torch.rand(1, 3, 16, 16) * 0.2
     with torch.inference_mode():
