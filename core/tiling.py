@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -180,6 +181,7 @@ def iter_tiled(
     min_tile: int = MIN_TILE,
     fallback: Callable[[], int | None] | None = None,
     emit: RowSink | None = None,
+    workers: int = 1,
 ) -> Generator[TileProgress, None, np.ndarray | None]:
     """Apply ``fn`` tile by tile; yield after each tile.
 
@@ -189,6 +191,10 @@ def iter_tiled(
     float32 array, which is returned. On :class:`DeviceOutOfMemoryError` the tile side halves
     (not below ``max(min_tile, 2 * overlap)``) and the current tile row is planned again;
     finished tiles of that row stay valid, as the result is a normalised weighted average.
+
+    ``workers > 1`` runs ``fn`` on that many tiles at once in threads (``fn`` must then be
+    thread-safe), always the next ones in plan order; results are still blended in order, and
+    closing the generator waits only for the tiles already running.
     """
     if image.ndim != 3:
         raise ValueError(f"expected an H x W x C image, got shape {image.shape}")
@@ -212,41 +218,65 @@ def iter_tiled(
     row_x = 0  # columns covered so far in the current tile row
     row_id = -1
     i = 0
-    while i < len(plan):
-        t = plan[i]
-        try:
-            out = fn(image[t.slices])
-        except DeviceOutOfMemoryError as exc:
-            new_tile = tile // 2
-            if new_tile < floor:
-                new_tile = fallback() if fallback is not None else None
-                if new_tile is None:
-                    raise InsufficientMemoryError(
-                        f"a {tile} x {tile} tile does not fit in memory even at the smallest size ({exc})"
-                    ) from exc
-                new_tile = max(new_tile, floor)
-            log.warning("out of memory on a %d px tile; continuing with %d px tiles", tile, new_tile)
-            tile = new_tile
-            plan = plan[:i] + plan_tiles(height, width, tile, overlap, y_start=t.y0, row_start=t.row)
-            continue
-        if out.shape[:2] != (t.height, t.width) or out.ndim != 3:
-            raise ValueError(f"tile function returned shape {out.shape} for a {t.height} x {t.width} tile")
-        if band is None:
-            band = _Band(t.height, width, out.shape[2])
-        # Tile rows start ever lower (a re-plan starts at the failed row), so rows above are final.
-        band.flush(t.y0, sink)
-        band.ensure(t.y1)
-        band.add(t, out, feather_window(t, height, width, overlap))
-        done += 1
-        if t.row != row_id:
-            row_id = t.row
-            row_x = 0
-        row_x = max(row_x, t.x1)
-        if row_x >= width:
-            full_rows_y = max(full_rows_y, t.y1)
-        covered = max(covered, full_rows_y * width + max(0, t.y1 - full_rows_y) * row_x)
-        i += 1
-        yield TileProgress(covered, total, done, len(plan), tile)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="tile") if workers > 1 else None
+    running: dict[int, Future] = {}  # plan index -> its tile's result
+
+    def result_of(i: int) -> np.ndarray:
+        if pool is None:
+            return fn(image[plan[i].slices])
+        for j in range(i, min(len(plan), i + workers)):
+            if j not in running:
+                running[j] = pool.submit(fn, image[plan[j].slices])
+        return running.pop(i).result()
+
+    def drop_running() -> None:
+        for future in running.values():
+            future.cancel()
+        wait(running.values())
+        running.clear()
+
+    try:
+        while i < len(plan):
+            t = plan[i]
+            try:
+                out = result_of(i)
+            except DeviceOutOfMemoryError as exc:
+                drop_running()  # planned with the old tile size
+                new_tile = tile // 2
+                if new_tile < floor:
+                    new_tile = fallback() if fallback is not None else None
+                    if new_tile is None:
+                        raise InsufficientMemoryError(
+                            f"a {tile} x {tile} tile does not fit in memory even at the smallest size ({exc})"
+                        ) from exc
+                    new_tile = max(new_tile, floor)
+                log.warning("out of memory on a %d px tile; continuing with %d px tiles", tile, new_tile)
+                tile = new_tile
+                plan = plan[:i] + plan_tiles(height, width, tile, overlap, y_start=t.y0, row_start=t.row)
+                continue
+            if out.shape[:2] != (t.height, t.width) or out.ndim != 3:
+                raise ValueError(f"tile function returned shape {out.shape} for a {t.height} x {t.width} tile")
+            if band is None:
+                band = _Band(t.height, width, out.shape[2])
+            # Tile rows start ever lower (a re-plan starts at the failed row), so rows above are
+            # final. Tiles still running read rows at or below this tile's first row only.
+            band.flush(t.y0, sink)
+            band.ensure(t.y1)
+            band.add(t, out, feather_window(t, height, width, overlap))
+            done += 1
+            if t.row != row_id:
+                row_id = t.row
+                row_x = 0
+            row_x = max(row_x, t.x1)
+            if row_x >= width:
+                full_rows_y = max(full_rows_y, t.y1)
+            covered = max(covered, full_rows_y * width + max(0, t.y1 - full_rows_y) * row_x)
+            i += 1
+            yield TileProgress(covered, total, done, len(plan), tile)
+    finally:
+        if pool is not None:
+            drop_running()
+            pool.shutdown(wait=True)
     assert band is not None
     band.flush(height, sink)
     return None if emit is not None else gathered[0]

@@ -501,3 +501,30 @@ def test_render_in_place_gives_the_same_result(mode):
     np.testing.assert_array_equal(work, expected)
     with pytest.raises(ValueError, match="out must be"):
         enhancer.render(photo, out=np.empty((3, 3, 3), np.uint8))
+
+
+def test_several_cpu_tiles_at_once_give_the_same_photo_and_restore_torch_threads(monkeypatch):
+    image = _photo(200, 264)
+    model = _tiny_model()
+    one = _enhancer(model, tile=128, overlap=32, cpu_tile_workers=1).enhance(image)
+    torch.set_num_threads(2)
+    several = _enhancer(model, tile=128, overlap=32)  # one per torch thread: 2
+    assert several.tile_workers(image.shape[:2], 128) == 2
+    assert several.tile_workers((100, 100), 128) == 1  # one tile: it keeps both threads
+    seen: list[int] = []
+    infer = several._infer
+    monkeypatch.setattr(several, "_infer", lambda *a, **k: (seen.append(torch.get_num_threads()), infer(*a, **k))[1])
+    out = several.enhance(image)
+    assert seen and set(seen) == {1}  # each tile on one of the two threads
+    assert torch.get_num_threads() == 2
+    assert _psnr(out, one) > 80.0
+
+    cancel = threading.Event()
+    with pytest.raises(CancelledError):
+        several.enhance(image, cancel=cancel, progress=lambda e: e.done > 0 and cancel.set())
+    assert torch.get_num_threads() == 2
+
+
+def test_tile_workers_must_be_positive():
+    with pytest.raises(ValueError, match="cpu_tile_workers"):
+        EngineConfig(cpu_tile_workers=0)

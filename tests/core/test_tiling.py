@@ -224,3 +224,69 @@ def test_integer_images_are_tiled_as_they_are():
     out = process_tiled(image, fn, 64, 16)
     assert set(seen) == {np.dtype(np.uint8)}
     np.testing.assert_allclose(out, image / 255, atol=1e-6)
+
+
+class _Concurrency:
+    """A tile function that records how many calls ran at once (each takes a few ms)."""
+
+    def __init__(self, fn=_per_pixel, delay: float = 0.005) -> None:
+        self.fn, self.delay = fn, delay
+        self.lock = threading.Lock()
+        self.active = self.peak = self.calls = 0
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            threading.Event().wait(self.delay)
+            return self.fn(tile)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def _centred(tile: np.ndarray) -> np.ndarray:
+    """Depends on the whole tile, so any change in which tile lands where would show."""
+    return tile - tile.mean(axis=(0, 1)) + 0.5
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_run_tiles_at_once_and_give_the_same_result(workers):
+    image = _image(300, 410)
+    one = process_tiled(image, _centred, 96, 32)
+    fn = _Concurrency(_centred)
+    many = run_to_end(iter_tiled(image, fn, 96, 32, workers=workers))
+    assert fn.peak == workers
+    np.testing.assert_array_equal(many, one)
+
+
+def test_workers_survive_an_oom_replan():
+    image = _image(300, 410)
+    fn = _OOMAbove(130)
+    out = run_to_end(iter_tiled(image, fn, 512, 32, workers=2))
+    assert fn.failures >= 1 and all(max(s) <= 130 for s in fn.sizes)
+    np.testing.assert_allclose(out, _per_pixel(image), rtol=2e-6, atol=2e-6)
+
+
+def test_closing_waits_for_running_tiles_and_starts_no_more():
+    fn = _Concurrency(delay=0.02)
+    steps = iter_tiled(_image(400, 400), fn, 64, 16, workers=2)
+    next(steps), next(steps)
+    steps.close()
+    assert fn.active == 0  # nothing still running once close returns
+    calls = fn.calls
+    threading.Event().wait(0.1)
+    assert fn.calls == calls <= 2 + 2
+
+
+def test_workers_may_write_finished_rows_over_their_input():
+    image = _image(333, 257)
+    expected = _per_pixel(image)
+
+    def over_input(y0: int, y1: int, rows: np.ndarray) -> None:
+        image[y0:y1] = rows  # what rendering in place does: tiles still running read lower rows
+
+    run_to_end(iter_tiled(image, _Concurrency(), 64, 32, emit=over_input, workers=3))
+    np.testing.assert_allclose(image, expected, rtol=2e-6, atol=2e-6)
