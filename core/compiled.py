@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -280,90 +280,58 @@ class _Forward(torch.nn.Module):
         return self.model(x, exposure_gain=gain)
 
 
-def package_key(model: MIRNet, shape: tuple[int, int], bf16: bool, threads: int | None = None) -> str:
-    """A name for the package of ``model`` at tile ``shape`` whose kernels run on ``threads``
-    threads (default: torch's now; the count is compiled in): changes whenever the kernels would."""
+def package_key(model: MIRNet, shape: tuple[int, int], bf16: bool) -> str:
+    """A name for the package of ``model`` at tile ``shape``: changes whenever the kernels would."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     digest.update(model.config.to_json().encode())
     digest.update(repr((model.context_window, tuple(shape), bf16, torch.__version__,
-                        torch.backends.cpu.get_cpu_capability(), threads or torch.get_num_threads())).encode())
+                        torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())).encode())
     return f"mirnet-{shape[0]}x{shape[1]}-{'bf16' if bf16 else 'fp32'}-{digest.hexdigest()[:20]}"
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with ``threads`` torch threads (process-wide; None: unchanged)."""
-    before = torch.get_num_threads()
-    if threads is None or threads == before:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _load_runner(path: Path, runners: int) -> Callable[..., torch.Tensor]:
-    """The package's runner; with ``runners > 1`` that many tiles may run through it at once
-    (each runner has its own buffers; one runner makes concurrent calls wait for each other)."""
-    if runners > 1:
-        from torch._inductor.package import load_package
-
-        return load_package(str(path), num_runners=runners)
-    return torch._inductor.aoti_load_package(str(path))
-
-
 class CompiledModel:
-    """A loaded package: ``compiled(x, gain)`` runs the network on one ``1 x 3 x H x W`` tile;
-    up to ``runners`` calls may run at once, from different threads."""
+    """A loaded package: ``compiled(x, gain)`` runs the network on one ``1 x 3 x H x W`` tile."""
 
-    def __init__(self, runner: Callable[..., torch.Tensor], shape: tuple[int, int], bf16: bool, path: Path,
-                 runners: int = 1) -> None:
+    def __init__(self, runner: Callable[..., torch.Tensor], shape: tuple[int, int], bf16: bool, path: Path) -> None:
         self._runner = runner
         self.shape = tuple(shape)
         self.bf16 = bf16
         self.path = path
-        self.runners = runners
 
     def __call__(self, x: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             return self._runner(x.contiguous(memory_format=torch.channels_last), gain.to(torch.float32))
 
     @classmethod
-    def path_for(cls, model: MIRNet, shape: tuple[int, int], bf16: bool, threads: int | None = None) -> Path:
-        return cache_dir() / f"{package_key(model, shape, bf16, threads)}.pt2"
+    def path_for(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> Path:
+        return cache_dir() / f"{package_key(model, shape, bf16)}.pt2"
 
     @classmethod
-    def load(cls, model: MIRNet, shape: tuple[int, int], bf16: bool, threads: int | None = None,
-             runners: int = 1) -> CompiledModel | None:
-        """The cached package of ``model`` at ``shape`` for ``threads`` threads per tile, able to
-        run ``runners`` tiles at once, or None (not built, or unloadable)."""
+    def load(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> CompiledModel | None:
+        """The cached package of ``model`` at ``shape``, or None (not built, or unloadable)."""
         if not loading_available() or model.config.exposure_key is None:
             return None
-        path = cls.path_for(model, shape, bf16, threads)
+        path = cls.path_for(model, shape, bf16)
         if not path.is_file():
             return None
         try:
-            runner = _load_runner(path, runners)
+            runner = torch._inductor.aoti_load_package(str(path))
         except Exception as exc:  # noqa: BLE001 - a stale or broken package: eager instead
             log.warning("ignoring compiled package %s: %s", path, exc)
             return None
-        return cls(runner, shape, bf16, path, runners)
+        return cls(runner, shape, bf16, path)
 
     @classmethod
-    def build(cls, model: MIRNet, shape: tuple[int, int], bf16: bool, threads: int | None = None,
-              runners: int = 1) -> CompiledModel:
-        """Export and compile ``model`` at ``shape`` for ``threads`` threads per tile (minutes),
-        store the package, load it for ``runners`` tiles at once."""
+    def build(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> CompiledModel:
+        """Export and compile ``model`` at ``shape`` (minutes), store the package, load it."""
         if not compiled_available():
             raise RuntimeError("AOTInductor needs PyTorch >= 2.6 and a C++ compiler (g++ or clang++)")
         if model.config.exposure_key is None:
             raise ValueError("only networks with exposure normalisation are compiled")
-        path = cls.path_for(model, shape, bf16, threads)
+        path = cls.path_for(model, shape, bf16)
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path.parent)
         x = torch.zeros(1, 3, *shape).contiguous(memory_format=torch.channels_last)
@@ -371,22 +339,21 @@ class CompiledModel:
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
         def compile_into(tmp: Path) -> None:
-            with torch_threads(threads), torch.inference_mode(), autocast:
+            with torch.inference_mode(), autocast:
                 exported = torch.export.export(_Forward(model).eval(), (x, gain))
                 torch._inductor.aoti_compile_and_package(exported, package_path=str(tmp))
 
         # a reader sees the whole package or none; AOTInductor wants the .pt2 suffix
         write_atomically(path, compile_into, suffix=".pt2")
         log.info("compiled %s", path)
-        loaded = cls.load(model, shape, bf16, threads, runners)
+        loaded = cls.load(model, shape, bf16)
         if loaded is None:
             raise RuntimeError(f"the compiled package {path} could not be loaded")
         return loaded
 
     @classmethod
-    def load_or_build(cls, model: MIRNet, shape: tuple[int, int], bf16: bool, threads: int | None = None,
-                      runners: int = 1) -> CompiledModel:
-        return cls.load(model, shape, bf16, threads, runners) or cls.build(model, shape, bf16, threads, runners)
+    def load_or_build(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> CompiledModel:
+        return cls.load(model, shape, bf16) or cls.build(model, shape, bf16)
 
 
 #: A builder's temporary package older than this is left from a killed build (SIGKILL, power

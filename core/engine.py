@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .compiled import BuildRequest, CompiledModel, cpu_bf16_is_native, torch_threads
+from .compiled import BuildRequest, CompiledModel, cpu_bf16_is_native
 from .errors import CancelledError, DeviceOutOfMemoryError, WeightsError
 from .exposure import apply_gain, check_exposure
 from .guided_filter import BAND_ROWS, apply_coefficients_rows, area_downscale, guided_coefficients
@@ -233,7 +233,7 @@ class Enhancer:
         else:
             self.info = WeightsInfo(path=Path("<in-memory model>"), config=model.config, preset=None)
         self.model = model.eval()
-        self._compiled: dict[tuple[int, int, int], CompiledModel | None] = {}  # (h, w, workers)
+        self._compiled: dict[tuple[int, int], CompiledModel | None] = {}
         self.context_window = self._resolve_context_window()
         self.model.set_context_window(self.context_window)
         self._move(self.device)
@@ -343,22 +343,21 @@ class Enhancer:
             return True
         return self.config.precision == "auto" and self.device.type == "cpu" and cpu_bf16_is_native()
 
-    def compiled_for(self, shape: tuple[int, int], workers: int = 1) -> CompiledModel | None:
-        """The compiled package for CPU tiles of ``shape``, ``workers`` of them at once on
-        :meth:`tile_threads` threads each (see ``EngineConfig.compiled``), or None."""
+    def compiled_for(self, shape: tuple[int, int]) -> CompiledModel | None:
+        """The compiled package for CPU tiles of ``shape`` (see ``EngineConfig.compiled``), or None."""
         if (self.config.compiled == "off" or self._run_device.type != "cpu"
                 or getattr(self.model.config, "exposure_key", None) is None):
             return None
-        key = (int(shape[0]), int(shape[1]), workers)
+        key = (int(shape[0]), int(shape[1]))
         if key not in self._compiled:
-            bf16, threads, size = self.compiled_bf16, self.tile_threads(workers), key[:2]
+            bf16 = self.compiled_bf16
             try:
                 if self.config.compiled == "build":
-                    self._compiled[key] = CompiledModel.load_or_build(self.model, size, bf16, threads, workers)
+                    self._compiled[key] = CompiledModel.load_or_build(self.model, key, bf16)
                 else:
-                    self._compiled[key] = CompiledModel.load(self.model, size, bf16, threads, workers)
+                    self._compiled[key] = CompiledModel.load(self.model, key, bf16)
             except Exception as exc:  # noqa: BLE001 - no compiler, export failure...: eager instead
-                log.warning("no compiled model for %dx%d tiles (%s); running eagerly", *size, exc)
+                log.warning("no compiled model for %dx%d tiles (%s); running eagerly", *key, exc)
                 self._compiled[key] = None
         return self._compiled[key]
 
@@ -371,16 +370,13 @@ class Enhancer:
             return None
         tile = self.choose_tile()
         shape, bf16 = (tile, tile), self.compiled_bf16
-        threads = self.tile_threads(self._wanted_workers())  # the tiles of photos of several tiles
-        return BuildRequest(weights=self.info.path, shape=shape, bf16=bf16, threads=threads,
-                            context_window=self.context_window,
-                            path=CompiledModel.path_for(self.model, shape, bf16, threads))
+        return BuildRequest(weights=self.info.path, shape=shape, bf16=bf16, threads=torch.get_num_threads(),
+                            context_window=self.context_window, path=CompiledModel.path_for(self.model, shape, bf16))
 
     def reload_compiled(self, shape: tuple[int, int]) -> CompiledModel | None:
         """Look for the package of ``shape`` again (one was just built), and use it if it loads."""
-        for key in [k for k in self._compiled if k[:2] == (int(shape[0]), int(shape[1]))]:
-            del self._compiled[key]
-        return self.compiled_for(shape, self._wanted_workers())
+        self._compiled.pop((int(shape[0]), int(shape[1])), None)
+        return self.compiled_for(shape)
 
     def _infer(self, tile: np.ndarray, gain: torch.Tensor | None,
                compiled: CompiledModel | None = None) -> np.ndarray:
@@ -425,42 +421,38 @@ class Enhancer:
                            min_tile=self.config.min_tile, fallback=self._fallback_to_cpu, emit=emit,
                            workers=workers)
         total = image.shape[0] * image.shape[1]
+        threads = torch.get_num_threads()
         yield ProgressEvent(0, total, stage)
         try:
-            # process-wide, restored also on cancel or error
-            with torch_threads(self.tile_threads(workers) if workers > 1 else None):
-                return (yield from map_steps(
-                    steps,
-                    lambda report: ProgressEvent(report.covered, total, stage, f"tile {report.tiles_done} of "
-                                                 f"{report.tiles_planned} ({report.tile_size} px)"),
-                    cancel,
-                ))
+            if workers > 1:  # process-wide: restored below, also on cancel or error
+                torch.set_num_threads(max(1, threads // workers))
+            return (yield from map_steps(
+                steps,
+                lambda report: ProgressEvent(report.covered, total, stage, f"tile {report.tiles_done} of "
+                                             f"{report.tiles_planned} ({report.tile_size} px)"),
+                cancel,
+            ))
         finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             if self._run_device != self.device:
                 self._move(self.device)
 
-    def _wanted_workers(self) -> int:
-        return self.config.cpu_tile_workers or torch.get_num_threads()
-
     def tile_workers(self, shape: tuple[int, int], tile: int, compiled: CompiledModel | None = None) -> int:
-        """How many tiles of a ``shape`` photo run at once: on the CPU ``cpu_tile_workers`` (at
-        most one per tile, and no more than ``compiled`` has runners), on a GPU one."""
-        wanted = self._wanted_workers()
-        if self._run_device.type != "cpu" or wanted <= 1:
+        """How many tiles of a ``shape`` photo run at once: several only for eager CPU tiles
+        (a compiled package and a GPU each run one tile at a time), at most one per tile."""
+        if self._run_device.type != "cpu" or compiled is not None:
             return 1
-        workers = min(wanted, len(plan_tiles(shape[0], shape[1], tile, self.config.overlap)))
-        return max(1, min(workers, compiled.runners) if compiled is not None else workers)
-
-    def tile_threads(self, workers: int) -> int:
-        """Torch threads each of ``workers`` tiles running at once gets."""
-        return max(1, torch.get_num_threads() // workers)
+        wanted = self.config.cpu_tile_workers or torch.get_num_threads()
+        if wanted <= 1:
+            return 1
+        return max(1, min(wanted, len(plan_tiles(shape[0], shape[1], tile, self.config.overlap))))
 
     def _full(self, image: np.ndarray, cancel: threading.Event | None, exposure: float,
               emit: RowSink) -> Generator[ProgressEvent, None, None]:
         gain = self._exposure_gain(image, exposure)
         tile = self.choose_tile()
-        workers = self.tile_workers(image.shape[:2], tile)
-        compiled = self.compiled_for((min(tile, image.shape[0]), min(tile, image.shape[1])), workers)
+        compiled = self.compiled_for((min(tile, image.shape[0]), min(tile, image.shape[1])))
         yield from self._tiled(image, gain, cancel, "enhancing", tile, emit=emit, compiled=compiled)
 
     def _fast(self, image: np.ndarray, cancel: threading.Event | None, exposure: float,

@@ -89,10 +89,10 @@ def install_fake_builder(monkeypatch: pytest.MonkeyPatch, folder: Path, behaviou
         lambda cls: cls(native_bf16=native_bf16, compiler=compiler, threads=1)))
     real_load: Callable = CompiledModel.load.__func__  # type: ignore[attr-defined]
 
-    def fake_load(cls, model, shape, bf16, threads=None, runners=1):  # noqa: ANN001
-        path = cls.path_for(model, shape, bf16, threads)
+    def fake_load(cls, model, shape, bf16):  # noqa: ANN001
+        path = cls.path_for(model, shape, bf16)
         if not path.is_file() or path.read_bytes() != b"not really a package":
-            return real_load(cls, model, shape, bf16, threads, runners)
+            return real_load(cls, model, shape, bf16)
         fake.loads.append(path)
 
         def run(x, gain):  # noqa: ANN001
@@ -102,7 +102,7 @@ def install_fake_builder(monkeypatch: pytest.MonkeyPatch, folder: Path, behaviou
             with torch.inference_mode():
                 return model(x, exposure_gain=gain)
 
-        return cls(run, shape, bf16, path, runners)
+        return cls(run, shape, bf16, path)
 
     monkeypatch.setattr(CompiledModel, "load", classmethod(fake_load))
     return fake

@@ -171,22 +171,6 @@ def test_a_batch_that_pays_back_builds_first_and_then_uses_the_package(tmp_path,
     assert again.cached and len(fake.requests) == 1
 
 
-def test_on_two_threads_the_package_is_for_one_and_two_tiles_run_through_it_at_once(tmp_path, monkeypatch):
-    import torch
-
-    fake = install_fake_builder(monkeypatch, tmp_path)
-    photos = _photos(tmp_path / "in", 2)
-    image = np.asarray(Image.open(photos[0]), dtype=np.float32) / 255
-    torch.set_num_threads(2)  # restored by the one_torch_thread fixture
-    engine = _engine(tmp_path)
-    eager = engine.enhance(image)
-    assert run_to_end(prepare_engine_steps(engine, photos, "full")).built
-    assert fake.requests[0].threads == 1  # each of the two tiles at once runs on one thread
-    assert engine.compiled_for((64, 64), 2).runners == 2
-    np.testing.assert_allclose(engine.enhance(image), eager, atol=1e-6)
-    assert fake.tile_calls and torch.get_num_threads() == 2
-
-
 def test_no_build_without_native_bf16_in_fast_mode_or_when_switched_off(tmp_path, monkeypatch):
     photos = _photos(tmp_path / "in", 1)
     fake = install_fake_builder(monkeypatch, tmp_path, native_bf16=False)
@@ -245,8 +229,7 @@ def test_the_builder_process_keys_its_package_as_the_engine_looks_it_up(tmp_path
     option = {name: command[i + 1] for i, name in enumerate(command) if name.startswith("--")}
     child = builder_engine(option["--weights"], option["--context-window"], option["--precision"])
     assert child.compiled_bf16 == request.bf16
-    assert CompiledModel.path_for(child.model, request.shape, child.compiled_bf16,
-                                  int(option["--threads"])) == request.path
+    assert CompiledModel.path_for(child.model, request.shape, child.compiled_bf16) == request.path
 
 
 def test_the_real_builder_process_reports_why_it_cannot_build(tmp_path, tiny_weights, monkeypatch):

@@ -414,12 +414,12 @@ def test_full_mode_runs_tiles_of_the_compiled_shape_through_the_compiled_model(m
     model = _tiny_model(dataclasses.replace(TINY, exposure_key=0.11))
     calls: list[tuple[int, ...]] = []
 
-    def fake_load(cls, m, shape, bf16, threads=None, runners=1):  # stands in for a built package
+    def fake_load(cls, m, shape, bf16):  # stands in for a built package: the same network
         def run(x, gain):
             calls.append(tuple(x.shape))
             with torch.inference_mode():
                 return m(x, exposure_gain=gain)
-        return CompiledModel(run, shape, bf16, path=None, runners=runners)
+        return CompiledModel(run, shape, bf16, path=None)
 
     monkeypatch.setattr(CompiledModel, "load", classmethod(fake_load))
     image = _photo(200, 264)
