@@ -312,10 +312,12 @@ class CompiledModel:
     @classmethod
     def load(cls, model: MIRNet, shape: tuple[int, int], bf16: bool) -> CompiledModel | None:
         """The cached package of ``model`` at ``shape``, or None (not built, or unloadable)."""
-        if not loading_available() or model.config.exposure_key is None:
+        if model.config.exposure_key is None:
             return None
         path = cls.path_for(model, shape, bf16)
-        if not path.is_file():
+        # Only now touch torch._inductor: importing it takes seconds of Python holding the GIL
+        # (in the app's worker, that froze the window for up to 0.2 s at a time).
+        if not path.is_file() or not loading_available():
             return None
         try:
             runner = torch._inductor.aoti_load_package(str(path))

@@ -6,7 +6,11 @@ builder's child process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,3 +263,22 @@ def test_temporary_packages_left_by_killed_builds_are_removed_and_fresh_ones_kep
         os.utime(path, (old, old))
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert not stale.exists() and fresh.exists() and package.exists() and other.exists()
+
+
+def test_full_mode_without_a_package_never_imports_inductor(tmp_path):
+    """Importing torch._inductor takes seconds of Python holding the GIL: in the app's worker
+    that froze the window. Looking for a package that is not there must not import it."""
+    weights = compilable_weights(tmp_path)
+    code = (
+        "import sys, numpy as np\n"
+        "from core.engine import Enhancer, EngineConfig\n"
+        f"e = Enhancer({str(weights)!r}, device='cpu', config=EngineConfig(tile=64))\n"
+        "e.enhance(np.full((100, 90, 3), 0.1, np.float32))\n"
+        "assert e.compiled_for((64, 64)) is None\n"
+        "print('torch._inductor' in sys.modules)\n"
+    )
+    env = {**os.environ, "LOWLIGHT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
