@@ -289,7 +289,7 @@ class Enhancer:
             budget = self.config.cpu_tile_budget_mib * 2**20
             available = available_memory_bytes()
             if available is not None:  # a quarter of free memory for all tiles running at once
-                budget = min(budget, available // (4 * (self.config.cpu_tile_workers or torch.get_num_threads())))
+                budget = min(budget, available // (4 * self._cpu_workers()))
             cap = self.config.cpu_max_tile
         side = int((budget / per_px) ** 0.5) // 64 * 64
         return int(np.clip(side, max(self.config.min_tile, 2 * self.config.overlap), cap))
@@ -433,17 +433,21 @@ class Enhancer:
                 cancel,
             ))
         finally:
-            if torch.get_num_threads() != threads:
+            if workers > 1:
                 torch.set_num_threads(threads)
             if self._run_device != self.device:
                 self._move(self.device)
+
+    def _cpu_workers(self) -> int:
+        """CPU tiles meant to run at once (``EngineConfig.cpu_tile_workers``, else one per torch thread)."""
+        return self.config.cpu_tile_workers or torch.get_num_threads()
 
     def tile_workers(self, shape: tuple[int, int], tile: int, compiled: CompiledModel | None = None) -> int:
         """How many tiles of a ``shape`` photo run at once: several only for eager CPU tiles
         (a compiled package and a GPU each run one tile at a time), at most one per tile."""
         if self._run_device.type != "cpu" or compiled is not None:
             return 1
-        wanted = self.config.cpu_tile_workers or torch.get_num_threads()
+        wanted = self._cpu_workers()
         if wanted <= 1:
             return 1
         return max(1, min(wanted, len(plan_tiles(shape[0], shape[1], tile, self.config.overlap))))
