@@ -22,6 +22,7 @@ GAIN_RANGE = (0.5, 100.0)
 EV_RANGE = (-3.0, 3.0)
 _STAT_SIDE = 64
 _LOG_EPS = 1e-3
+_SHADOW_BOX = 9
 
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -123,9 +124,14 @@ def scale_chroma(image: torch.Tensor, gain: float | torch.Tensor) -> torch.Tenso
 
 def shadow_signal(image: torch.Tensor) -> torch.Tensor:
     """How much signal a dark sRGB photo ``(N, 3, H, W)`` holds at each pixel: its brightest
-    channel averaged over 5x5 pixels, ``(N, 1, H, W)`` (averaged, so noise does not flicker it)."""
+    channel, smoothed by two passes of a 9x9 box (a 17 px tent), ``(N, 1, H, W)``.
+
+    Smoothed so noise does not flicker it, and over more than two 8x8 JPEG blocks: in a heavily
+    compressed dark photo neighbouring blocks sit a level or two apart, and a 5x5 window turned
+    that into a patchwork of grey and coloured blocks."""
     brightest = image.float().clamp(0.0, 1.0).amax(dim=1, keepdim=True)
-    return F.avg_pool2d(brightest, 5, stride=1, padding=2, count_include_pad=False)
+    once = F.avg_pool2d(brightest, _SHADOW_BOX, stride=1, padding=_SHADOW_BOX // 2, count_include_pad=False)
+    return F.avg_pool2d(once, _SHADOW_BOX, stride=1, padding=_SHADOW_BOX // 2, count_include_pad=False)
 
 
 def shadow_fade(photo: torch.Tensor, level: float) -> torch.Tensor:

@@ -72,10 +72,24 @@ def test_fade_is_monotone_and_smooth_in_the_signal():
 
 
 def test_signal_is_averaged_so_single_noisy_pixels_do_not_flicker_it():
-    photo = torch.zeros(1, 3, 9, 9)
-    photo[:, 1, 4, 4] = 25 / 255  # one hot pixel in black
+    photo = torch.zeros(1, 3, 33, 33)
+    photo[:, 1, 16, 16] = 25 / 255  # one hot pixel in black
     signal = shadow_signal(photo)
-    assert float(signal[0, 0, 4, 4]) == pytest.approx(1 / 255, rel=1e-4)
+    # Two passes of a 9x9 box: the pixel's weight is 1/81 where it stands, and nothing 9 px away.
+    assert float(signal[0, 0, 16, 16]) == pytest.approx(25 / 255 / 81, rel=1e-4)
+    assert float(signal[0, 0, 16, 25]) == 0.0 and float(signal[0, 0, 16, 24]) > 0.0
+
+
+def test_jpeg_blocks_a_level_apart_do_not_make_a_patchwork():
+    """Heavily compressed black: 8x8 blocks alternately 1 and 5 levels (around the 4-level fade).
+    The fade must change gradually across block edges, not flip grey / colour block by block."""
+    blocks = (torch.arange(8).view(-1, 1) + torch.arange(8).view(1, -1)) % 2  # checkerboard of blocks
+    levels = (1 + 4 * blocks).float().repeat_interleave(8, 0).repeat_interleave(8, 1) / 255
+    photo = levels.expand(1, 3, 64, 64).contiguous()
+    fade = shadow_fade(photo, LEVEL)[0, 0, 16:48, 16:48]
+    steps = torch.cat([fade.diff(dim=0).abs().flatten(), fade.diff(dim=1).abs().flatten()])
+    assert float(steps.max()) < 0.1
+    assert float(fade.max() - fade.min()) < 0.3  # one shade over the area, not grey and colour
 
 
 def test_network_keeps_black_neutral_in_whole_and_tiled_runs():
