@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -69,12 +70,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="memory section: torch threads (peak RSS does not depend on them; one thread is "
                         "far faster than two on a CPU that other work shares)")
     p.add_argument("--modes", default="full,fast", help="pipeline section: modes")
-    p.add_argument("--compiled", choices=("cached", "off"), help="after: EngineConfig.compiled (default: the "
-                   "engine's, which uses a compiled package when the cache has one)")
+    p.add_argument("--compiled", type=_compiled_list, default=[None],
+                   help="after: EngineConfig.compiled, 'cached' or 'off', or both ('cached,off': two 'after' "
+                        "rows in the same run; default: the engine's, which uses a compiled package when the "
+                        "cache has one)")
     p.add_argument("--pause-pid-file", type=Path, action="append", default=[],
                    help="SIGSTOP the process(es) named in this file while timed work runs (repeatable)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
+
+
+def _compiled_list(text: str) -> list[str | None]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values or any(v not in ("cached", "off") for v in values):
+        raise argparse.ArgumentTypeError("expected 'cached', 'off' or 'cached,off'")
+    return values
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One column of a before/after comparison: a code tree (None: this one) and, for this tree,
+    the engine's ``compiled`` setting."""
+
+    label: str
+    tree: Path | None
+    compiled: str | None = None
 
 
 def describe_cpu() -> str:
@@ -375,36 +395,36 @@ def section_tile(args: argparse.Namespace, work: Path, pauser: Pauser) -> None:
               f"first start {result['first_prepare_s']:.1f} s{quality}")
 
 
-def section_pipeline(args: argparse.Namespace, work: Path, pauser: Pauser, trees: dict[str, Path | None]) -> None:
+def section_pipeline(args: argparse.Namespace, work: Path, pauser: Pauser, variants: list[Variant]) -> None:
     photo = largest_photos(args.images, 1)[0]
     jpeg = make_jpeg(photo, SIZES_MP[12], work)
     print(f"\n[pipeline] 12 MP JPEG ({jpeg.name}) through core.batch.run_batch in a fresh process "
           f"(read + enhance + write; model loading excluded)")
     for mode in args.modes.split(","):
-        for label, tree in trees.items():
+        for v in variants:
             with pauser():
                 result = run_child({"child": "pipeline", "input": str(jpeg), "mode": mode,
                                     "weights": str(args.weights), "threads": args.threads,
-                                    "compiled": args.compiled if tree is None else None}, tree)
-            _print_run(f"{mode:4s} {label:6s}", result)
+                                    "compiled": v.compiled}, v.tree)
+            _print_run(f"{mode:4s} {v.label:12s}", result)
 
 
-def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, trees: dict[str, Path | None]) -> None:
+def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, variants: list[Variant]) -> None:
     photo = largest_photos(args.images, 1)[0]
     sizes = [int(s) for s in args.sizes.split(",")]
     print("\n[memory] full mode, peak RSS of a fresh process running core.batch.run_batch on a JPEG "
           f"(a real photo resized; {args.memory_threads} torch thread(s), times not comparable; "
           "goal: 50 MP <= 2.0 GiB and <= 1.3x the 12 MP figure)")
-    peaks: dict[str, dict[int, float]] = {label: {} for label in trees}
+    peaks: dict[str, dict[int, float]] = {v.label: {} for v in variants}
     for size in sizes:
         jpeg = make_jpeg(photo, SIZES_MP[size], work)
-        for label, tree in trees.items():
+        for v in variants:
             result = run_child({"child": "pipeline", "input": str(jpeg), "mode": "full",
                                 "weights": str(args.weights), "threads": args.memory_threads,
-                                "compiled": args.compiled if tree is None else None}, tree)
-            _print_run(f"{size:2d} MP {label:6s}", result)
+                                "compiled": v.compiled}, v.tree)
+            _print_run(f"{size:2d} MP {v.label:12s}", result)
             if "peak_gib" in result:
-                peaks[label][size] = result["peak_gib"]
+                peaks[v.label][size] = result["peak_gib"]
     for label, by_size in peaks.items():
         if 12 in by_size and len(by_size) > 1:
             ratios = ", ".join(f"{s} MP {by_size[s] / by_size[12]:.2f}x" for s in sorted(by_size) if s != 12)
@@ -469,18 +489,19 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     print(f"CPU: {describe_cpu()}; torch {torch.__version__} ({torch.get_num_threads()} threads, "
           f"capability {torch.backends.cpu.get_cpu_capability()}); weights {args.weights}")
-    trees: dict[str, Path | None] = {}
+    variants: list[Variant] = []
     if args.baseline:
-        trees["before"] = baseline_tree(args.baseline, work)
-        print(f"before: {args.baseline} ({trees['before']}); after: the working tree")
-    trees["after"] = None
+        variants.append(Variant("before", baseline_tree(args.baseline, work)))
+        print(f"before: {args.baseline} ({variants[0].tree}); after: the working tree")
+    many = len(args.compiled) > 1
+    variants += [Variant(f"after/{c}" if many else "after", None, c) for c in args.compiled]
     try:
         if "tile" in sections:
             section_tile(args, work, pauser)
         if "pipeline" in sections:
-            section_pipeline(args, work, pauser, trees)
+            section_pipeline(args, work, pauser, variants)
         if "memory" in sections:
-            section_memory(args, work, pauser, trees)
+            section_memory(args, work, pauser, variants)
         if "seam" in sections:
             section_seam(args)
     finally:

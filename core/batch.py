@@ -359,12 +359,13 @@ def prepare_engine_steps(
         return EnginePrepared()
     if request.path.is_file():
         return EnginePrepared(cached=True)  # the engine loads it by itself
-    from .compiled import BuildError, BuildHost, BuildPolicy, build_steps, should_build, tiled_megapixels
+    from .compiled import BuildError, BuildHost, build_steps, policy_for, should_build, tiled_megapixels
 
-    policy = policy or BuildPolicy()
+    host = host or BuildHost.detect()
+    policy = policy or policy_for(host)
     # fast mode never builds: no need to read the photos' headers to say so
     photos, megapixels = tiled_megapixels(inputs, request.shape[0]) if mode == "full" else (0, 0.0)
-    decision = should_build(mode, photos, megapixels, host or BuildHost.detect(), policy)
+    decision = should_build(mode, photos, megapixels, host, policy)
     if not (decision.build or (choice == "on" and decision.possible)):
         log.info("no compiled package built: %s", decision.reason)
         return EnginePrepared(decision)

@@ -286,7 +286,14 @@ def _run_enhance(args: argparse.Namespace) -> int:
 
 
 def _run_compile(args: argparse.Namespace) -> int:
-    from .compiled import BuildError, BuildPolicy, build_steps, compiled_available, cpu_bf16_is_native
+    from .compiled import (
+        BuildError,
+        BuildHost,
+        build_steps,
+        compiled_available,
+        cpu_bf16_is_native,
+        policy_for,
+    )
     from .steps import run_to_end
 
     enhancer = _make_enhancer(args.weights, "cpu", tile=args.tile)
@@ -304,7 +311,7 @@ def _run_compile(args: argparse.Namespace) -> int:
              "than the standard engine")
     line = _BuildLine()
     try:
-        path = run_to_end(build_steps(request, estimate_s=BuildPolicy().build_seconds,
+        path = run_to_end(build_steps(request, estimate_s=policy_for(BuildHost.detect()).build_seconds,
                                       reason=f"{request.shape[0]} px tiles, {request.threads} thread(s)"), line.update)
     except BuildError as exc:
         _err(f"error: {exc}")
