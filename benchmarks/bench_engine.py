@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="after: EngineConfig.compiled, 'cached' or 'off', or both ('cached,off': two 'after' "
                         "rows in the same run; default: the engine's, which uses a compiled package when the "
                         "cache has one)")
+    p.add_argument("--tile-workers", type=lambda t: [int(v) or None for v in t.split(",")], default=[None],
+                   help="after: EngineConfig.cpu_tile_workers, a comma list (0: the engine's default, one per "
+                        "thread), e.g. '0,1' for two 'after' rows")
     p.add_argument("--pause-pid-file", type=Path, action="append", default=[],
                    help="SIGSTOP the process(es) named in this file while timed work runs (repeatable)")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -95,6 +98,7 @@ class Variant:
     label: str
     tree: Path | None
     compiled: str | None = None
+    tile_workers: int | None = None
 
 
 def describe_cpu() -> str:
@@ -208,10 +212,12 @@ def child_pipeline(spec: dict) -> dict:
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
-    if spec.get("compiled"):  # only for trees that have EngineConfig.compiled
+    if spec.get("compiled") or spec.get("tile_workers"):  # only for trees that have these EngineConfig fields
         from core.engine import EngineConfig
 
-        enhancer = Enhancer(spec["weights"], device="cpu", config=EngineConfig(compiled=spec["compiled"]))
+        fields = {"compiled": spec.get("compiled"), "cpu_tile_workers": spec.get("tile_workers")}
+        enhancer = Enhancer(spec["weights"], device="cpu",
+                            config=EngineConfig(**{k: v for k, v in fields.items() if v is not None}))
     else:
         enhancer = Enhancer(spec["weights"], device="cpu")
     out = Path(tempfile.mkdtemp(prefix="bench_out_"))
@@ -405,8 +411,8 @@ def section_pipeline(args: argparse.Namespace, work: Path, pauser: Pauser, varia
             with pauser():
                 result = run_child({"child": "pipeline", "input": str(jpeg), "mode": mode,
                                     "weights": str(args.weights), "threads": args.threads,
-                                    "compiled": v.compiled}, v.tree)
-            _print_run(f"{mode:4s} {v.label:12s}", result)
+                                    "compiled": v.compiled, "tile_workers": v.tile_workers}, v.tree)
+            _print_run(f"{mode:4s} {v.label:20s}", result)
 
 
 def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, variants: list[Variant]) -> None:
@@ -421,8 +427,8 @@ def section_memory(args: argparse.Namespace, work: Path, pauser: Pauser, variant
         for v in variants:
             result = run_child({"child": "pipeline", "input": str(jpeg), "mode": "full",
                                 "weights": str(args.weights), "threads": args.memory_threads,
-                                "compiled": v.compiled}, v.tree)
-            _print_run(f"{size:2d} MP {v.label:12s}", result)
+                                "compiled": v.compiled, "tile_workers": v.tile_workers}, v.tree)
+            _print_run(f"{size:2d} MP {v.label:20s}", result)
             if "peak_gib" in result:
                 peaks[v.label][size] = result["peak_gib"]
     for label, by_size in peaks.items():
@@ -493,8 +499,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.baseline:
         variants.append(Variant("before", baseline_tree(args.baseline, work)))
         print(f"before: {args.baseline} ({variants[0].tree}); after: the working tree")
-    many = len(args.compiled) > 1
-    variants += [Variant(f"after/{c}" if many else "after", None, c) for c in args.compiled]
+    for c in args.compiled:
+        for w in args.tile_workers:
+            label = "/".join(["after"] + ([c] if len(args.compiled) > 1 else [])
+                             + ([f"{w or 'default'} at once"] if len(args.tile_workers) > 1 else []))
+            variants.append(Variant(label, None, c, w))
     try:
         if "tile" in sections:
             section_tile(args, work, pauser)
