@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a photographer notices, for one weights file: enhances SICE val (paired) and the unpaired real
 # dark photos with the CLI at the default settings (or a given exposure / mode), then runs the team's
-# picture report on each set. Prints one line per set.
+# picture report on each set. Prints one line per set, and one on 8x8 block visibility in its dark
+# areas (benchmarks/blockiness_report.py).
 #
 #   benchmarks/picture_report.sh WEIGHTS DATA_DIR WORK_DIR [EV] [MODE]
 #
@@ -27,6 +28,8 @@ run_set() {  # name input_dir [reference_dir]
         --format png --suffix "" -q 2>>"$work/enhance.log"
     printf '%-16s ' "$name"
     if [ -n "$ref" ]; then $py "$report" "$out" "$input" "$ref"; else $py "$report" "$out" "$input"; fi
+    printf '%-16s ' "  8x8 blocks"
+    $py benchmarks/blockiness_report.py "$out" "$input"
 }
 
 echo "weights $weights, mode $mode, exposure $ev EV ($(lscpu | sed -n 's/^Model name: *//p'))"

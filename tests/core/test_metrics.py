@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.metrics import psnr, ssim
+from core.metrics import blockiness, psnr, ssim
 
 
 def _reference_ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
@@ -89,3 +89,32 @@ def test_rejects_bad_input():
         ssim(a[:8, :8], a[:8, :8])
     with pytest.raises(TypeError):
         psnr(a.astype(bool), a.astype(bool))
+
+
+def _blocky(rng: np.random.Generator, side: int = 64) -> np.ndarray:
+    """8x8 blocks at random levels plus a little noise: what a lifted, heavily compressed dark JPEG shows."""
+    levels = rng.uniform(0.2, 0.4, (side // 8, side // 8))
+    return np.kron(levels, np.ones((8, 8))) + rng.normal(0, 0.002, (side, side))
+
+
+def test_blockiness_tells_a_block_grid_from_noise_and_ignores_brightness() -> None:
+    rng = np.random.default_rng(0)
+    blocky = _blocky(rng)
+    noise = rng.uniform(0.2, 0.4, (64, 64))
+    assert blockiness(blocky) > 10
+    assert 0.9 < blockiness(noise) < 1.1
+    assert blockiness(0.5 * blocky) == pytest.approx(blockiness(blocky), rel=0.01)
+    rgb = np.repeat(blocky[:, :, None], 3, axis=2)
+    assert blockiness(rgb) == pytest.approx(blockiness(blocky))
+    assert blockiness(np.zeros((64, 64))) == pytest.approx(1.0)
+
+
+def test_blockiness_counts_only_the_masked_area() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0.2, 0.4, (64, 64))
+    image[:, :32] = _blocky(rng)[:, :32]
+    left = np.zeros((64, 64), dtype=bool)
+    left[:, :32] = True
+    assert blockiness(image, where=left) > 10
+    assert 0.8 < blockiness(image, where=~left) < 1.2
+    assert np.isnan(blockiness(image, where=np.zeros((64, 64), dtype=bool)))
