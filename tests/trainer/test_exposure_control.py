@@ -295,6 +295,9 @@ def test_colour_cast_tints_low_and_reference_alike_and_keeps_grey_luminance():
     same_low, same_high = colour_cast(grey * 0.3, grey, picture_augment(), gen)
     assert torch.equal(same_high, grey) and torch.equal(gen.get_state(), state)
     assert picture_augment(with_parts=["colour-cast"]).colour_cast_prob > 0
+    milder = picture_augment(with_parts=["jpeg-mild"])  # a trial JPEG setting replaces the recipe's
+    assert (milder.jpeg_prob, milder.jpeg_quality) == (0.25, (70, 95))
+    assert milder.chroma_noise_prob == picture_augment().chroma_noise_prob
     with pytest.raises(ValueError, match="trial parts"):
         picture_augment(with_parts=["sepia"])
 
