@@ -118,6 +118,7 @@ PICTURE_TRIAL_PARTS: dict[str, dict[str, Any]] = {
     "jpeg-mild": {"jpeg_prob": 0.25, "jpeg_quality": (70, 95)},
     "jpeg-high": {"jpeg_prob": 0.5, "jpeg_quality": (80, 95)},
     "jpeg-rare": {"jpeg_prob": 0.2, "jpeg_quality": (50, 95)},
+    "jpeg-light": {"jpeg_prob": 0.25, "jpeg_quality": (80, 95)},
 }
 PICTURE_COLOUR_WEIGHT = 0.5
 
