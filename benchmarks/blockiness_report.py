@@ -20,14 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from core.io import read_image
-from core.metrics import blockiness
+from core.metrics import blockiness, luma
 
 #: Input blockiness above which a photo's block grid already shows.
 BLOCKED = 1.1
 
+
 def dark_mask(pixels: np.ndarray, level: float) -> np.ndarray:
     """Pixels whose sRGB luma is at or below ``level``."""
-    return pixels @ np.array([0.2126, 0.7152, 0.0722], dtype=pixels.dtype) <= level
+    return luma(pixels) <= level
 
 
 def main() -> int:
@@ -55,7 +56,7 @@ def main() -> int:
             continue
         rows.append((path.stem, before, after))
     if not rows:
-        print(f"no dark JPEG inputs to measure ({skipped} skipped)")
+        print(f"no inputs with enough dark pixels to measure ({skipped} skipped)")
         return 1
     ratios = np.array([after / before for _, before, after in rows])
     worst = int(np.argmax(ratios))

@@ -11,6 +11,8 @@ import math
 import cv2
 import numpy as np
 
+from .exposure import LUMA_WEIGHTS
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
@@ -121,6 +123,11 @@ def saturation(image: np.ndarray) -> float:
 BLOCK_SIDE = 8
 
 
+def luma(image: np.ndarray) -> np.ndarray:
+    """Rec. 709 luma ``H x W`` of an ``H x W x 3`` RGB image (weights applied to the values as they are)."""
+    return np.asarray(image) @ np.asarray(LUMA_WEIGHTS, dtype=np.result_type(image, np.float32))
+
+
 def blockiness(image: np.ndarray, where: np.ndarray | None = None, block: int = BLOCK_SIDE) -> float:
     """How visible a ``block`` x ``block`` grid (JPEG's 8x8 DCT blocks) is in an RGB or grey image
     in [0, 1]: the mean absolute luma step across block boundaries over the mean step between
@@ -133,17 +140,17 @@ def blockiness(image: np.ndarray, where: np.ndarray | None = None, block: int = 
     where blocks show once lifted. Returns ``nan`` when too few steps are counted.
     """
     x = np.asarray(image, dtype=np.float64)
-    luma = x @ np.array([0.2126, 0.7152, 0.0722]) if x.ndim == 3 else x
+    grey = luma(x) if x.ndim == 3 else x
+    mask = None if where is None else np.asarray(where, dtype=bool)
     boundary_sum = inside_sum = 0.0
     boundary_n = inside_n = 0
     for axis in (0, 1):
-        steps = np.abs(np.diff(luma, axis=axis))
+        steps = np.abs(np.diff(grey, axis=axis))
         index = np.arange(steps.shape[axis]) % block == block - 1  # step from pixel k to k+1 crosses a boundary
-        crosses = index[:, None] if axis == 0 else index[None, :]
-        crosses = np.broadcast_to(crosses, steps.shape)
-        counted = np.ones(steps.shape, dtype=bool)
-        if where is not None:
-            mask = np.asarray(where, dtype=bool)
+        crosses = np.broadcast_to(index[:, None] if axis == 0 else index[None, :], steps.shape)
+        if mask is None:
+            counted = np.ones(steps.shape, dtype=bool)
+        else:
             counted = (mask[1:, :] & mask[:-1, :]) if axis == 0 else (mask[:, 1:] & mask[:, :-1])
         boundary_sum += float(steps[crosses & counted].sum())
         boundary_n += int((crosses & counted).sum())

@@ -115,6 +115,7 @@ PICTURE_AUGMENT_PARTS: dict[str, dict[str, Any]] = {
 PICTURE_TRIAL_PARTS: dict[str, dict[str, Any]] = {
     "colour-cast": {"colour_cast_prob": 0.5},
     # Milder JPEG settings than the recipe's (half the crops, quality 50-95): they replace it.
+    # jpeg-mild trained the bundled weights' last stage (runs/lite-jpeg-mild; README, third ablation run).
     "jpeg-mild": {"jpeg_prob": 0.25, "jpeg_quality": (70, 95)},
     "jpeg-high": {"jpeg_prob": 0.5, "jpeg_quality": (80, 95)},
     "jpeg-rare": {"jpeg_prob": 0.2, "jpeg_quality": (50, 95)},
