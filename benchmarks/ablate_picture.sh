@@ -8,8 +8,9 @@
 #   benchmarks/ablate_picture.sh SICE_DIR START_WEIGHTS WORK_DIR [EPOCHS] [CROPS_PER_EPOCH]
 #
 # Arms: full recipe, and the recipe --without each of jpeg, chroma-noise, banding, ev-jitter,
-# true-exposure; plus --colour-weight 0 (no chroma loss); with-PART adds a trial part
-# (lowlight train --with PART), e.g. ARMS="full with-colour-cast".
+# true-exposure; plus no-colour-loss (--colour-weight 0), ignore-clipped (--ignore-clipped-targets),
+# knee-LEVEL (--highlight-knee LEVEL) and with-PART (--with PART, a trial part); A+B combines
+# two, e.g. ARMS="full knee-0.7 knee-0.7+ignore-clipped with-colour-cast".
 set -euo pipefail
 sice=$1
 start=$2
@@ -27,15 +28,20 @@ eval_line() {
     $lowlight eval --data "$1" --weights "$2" | awk '$1 == "model" {printf "%s dB / %s  GT-mean %s  sat %s", $2, $3, $4, $5}'
 }
 run_arm() {
-    local arm=$1 extra=()
+    local arm=$1 extra=() part
     [ -f "$work/$arm.result" ] && return 0
-    case $arm in
-        full) ;;
-        no-colour-loss) extra=(--colour-weight 0) ;;
-        no-*) extra=(--without "${arm#no-}") ;;
-        with-*) extra=(--with "${arm#with-}") ;;
-        *) echo "unknown arm $arm" >&2; return 2 ;;
-    esac
+    IFS=+ read -r -a parts <<< "$arm"
+    for part in "${parts[@]}"; do
+        case $part in
+            full) ;;
+            no-colour-loss) extra+=(--colour-weight 0) ;;
+            ignore-clipped) extra+=(--ignore-clipped-targets) ;;
+            knee-*) extra+=(--highlight-knee "${part#knee-}") ;;
+            no-*) extra+=(--without "${part#no-}") ;;
+            with-*) extra+=(--with "${part#with-}") ;;
+            *) echo "unknown arm $part" >&2; return 2 ;;
+        esac
+    done
     OMP_NUM_THREADS=1 $lowlight train --data "$sice" --preset lite --crop 128 --batch 8 \
         --samples-per-epoch "$crops" --epochs "$epochs" --schedule cosine --lr 3e-4 --scale-jitter 0.5 \
         --device cpu --seed 7 --ssim-weight 0.3 --init-weights "$start" "${extra[@]}" \

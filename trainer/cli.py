@@ -56,6 +56,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fine-tune: start from these weights (same preset) instead of a random init")
     parser.add_argument("--colour-weight", type=float, default=None,
                         help="weight of the chroma L1 term (default: 0.5 with --recipe picture, else 0)")
+    parser.add_argument("--ignore-clipped-targets", action="store_true",
+                        help="no loss where the reference is clipped (a channel >= 250) or within 3 px of it: "
+                             "a blown reference only says 'at least this bright'")
+    parser.add_argument("--highlight-knee", type=float, default=None, metavar="LEVEL",
+                        help="linear level (0-1) where the exposure gain's highlight shoulder starts; the "
+                             "weights keep it (default: the preset's, 0.85)")
     parser.add_argument("--recipe", choices=["picture", "classic"], default="picture",
                         help="picture (default): true exposure from the pairs, EV jitter, highlight shoulder, "
                              "JPEG, chroma-noise and banding augmentation; classic: fixed-key exposure, "
@@ -107,8 +113,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         augment=augment,
         optim=OptimConfig(lr=args.lr, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
                           plateau_patience=args.plateau_patience, ssim_weight=args.ssim_weight,
-                          colour_weight=colour),
+                          colour_weight=colour, ignore_clipped_targets=args.ignore_clipped_targets),
         init_weights=args.init_weights,
+        highlight_knee=args.highlight_knee,
         time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from core.config import MIRNetConfig, get_preset
 
 DeviceName = Literal["auto", "cpu", "cuda"]
 ScheduleName = Literal["plateau", "cosine"]
@@ -82,6 +84,11 @@ _LATER_AUGMENT_FIELDS = ("chroma_noise_prob", "chroma_noise", "chroma_noise_scal
                          "colour_cast_prob", "colour_cast_stops")
 
 
+#: 8-bit level from which a reference pixel counts as clipped (the picture report's "< 250" is
+#: what it calls unclipped).
+CLIPPED_TARGET_LEVEL = 250
+
+
 @dataclass(frozen=True, kw_only=True)
 class OptimConfig:
     """Adam and the learning-rate schedule."""
@@ -100,6 +107,10 @@ class OptimConfig:
     # Weight of an L1 term on the chroma (R-G, B-G) of 4x-pooled images: colour casts and lost
     # saturation cost more than the per-pixel loss alone charges.
     colour_weight: float = 0.0
+    # Pixels whose reference is clipped (a channel at CLIPPED_TARGET_LEVEL or above), and a
+    # 3 px ring around them, carry no loss: a blown reference says only "at least this bright",
+    # and charging the network for falling short of it teaches it to blow highlights itself.
+    ignore_clipped_targets: bool = False
     ema_decay: float | None = 0.999
 
 
@@ -165,6 +176,19 @@ class TrainConfig:
     time_limit_s: float | None = None
     # Start from these weights (same architecture as ``preset``) instead of a random init: fine-tuning.
     init_weights: str | None = None
+    # Knee of the highlight shoulder the network trains (and later runs) with, in linear light;
+    # None: the preset's (core.config.DEFAULT_KNEE). A lower knee leaves more output levels for
+    # the highlights a large gain compresses.
+    highlight_knee: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.highlight_knee is not None and not 0.0 < self.highlight_knee < 1.0:
+            raise ValueError(f"highlight knee must be between 0 and 1 (exclusive), not {self.highlight_knee}")
+
+    def model_config(self) -> MIRNetConfig:
+        """The architecture this run trains: the preset, with the run's highlight knee."""
+        preset = get_preset(self.preset)
+        return preset if self.highlight_knee is None else replace(preset, highlight_knee=self.highlight_knee)
 
     @property
     def effective_context_window(self) -> int:
@@ -182,12 +206,15 @@ class TrainConfig:
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("train_dir", "val_dir")}
         # Options added after runs were already made leave the fingerprint alone while at their
         # defaults, so those runs stay resumable.
-        if d.get("init_weights") is None:
-            d.pop("init_weights", None)
+        for later in ("init_weights", "highlight_knee"):
+            if d.get(later) is None:
+                d.pop(later, None)
         if not d["optim"].get("ssim_weight"):
             d["optim"].pop("ssim_weight", None)
         if not d["optim"].get("colour_weight"):
             d["optim"].pop("colour_weight", None)
+        if not d["optim"].get("ignore_clipped_targets"):
+            d["optim"].pop("ignore_clipped_targets", None)
         defaults = asdict(AugmentConfig())
         for key in _LATER_AUGMENT_FIELDS:
             if key in d["augment"] and d["augment"][key] == defaults[key]:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from core.atomic import write_json_atomically
-from core.config import MIRNetConfig, get_preset
+from core.config import MIRNetConfig
 from core.errors import CancelledError
 from core.evaluation import evaluate_pairs
 from core.exposure import expose, gain_for
@@ -28,7 +28,7 @@ from core.weights import ModelDescriptor, load_weights, save_weights
 from . import distributed as dist_utils
 from .augment import colour_cast, degrade_low, exposure_jitter
 from .checkpoint import load_resume_state, save_resume_state
-from .config import TrainConfig
+from .config import CLIPPED_TARGET_LEVEL, TrainConfig
 from .data import (
     DatasetError,
     PairImages,
@@ -37,7 +37,7 @@ from .data import (
     select_pairs,
     steps_per_epoch,
 )
-from .losses import restoration_loss
+from .losses import restoration_loss, unclipped_weight
 from .plots import write_curves
 
 log = logging.getLogger(__name__)
@@ -377,6 +377,10 @@ def train_step(run: RunContext, state: TrainState, batch: tuple[np.ndarray, np.n
     forward, loss, backward, clipping, Adam, EMA (``update`` steps so far). Returns the loss."""
     cfg, model_cfg = run.cfg, run.model_cfg
     low_u8, high_u8, index = batch
+    weight = None
+    if cfg.optim.ignore_clipped_targets:
+        weight = unclipped_weight(torch.from_numpy(np.ascontiguousarray(high_u8)).to(run.device).permute(0, 3, 1, 2),
+                                  CLIPPED_TARGET_LEVEL)
     low, high = colour_cast(to_tensor(low_u8, run.device), to_tensor(high_u8, run.device), cfg.augment, run.gen)
     low, darkening = degrade_low(low, cfg.augment, run.gen)
     exposure = _whole_image_gain(model_cfg, run.train_items, index, darkening, cfg.augment.true_exposure)
@@ -386,7 +390,7 @@ def train_step(run: RunContext, state: TrainState, batch: tuple[np.ndarray, np.n
     with _autocast(run.device, cfg.precision):
         pred = run.train_model(low, exposure)
     loss = restoration_loss(pred.float(), high, cfg.optim.charbonnier_eps, cfg.optim.ssim_weight,
-                            cfg.optim.colour_weight)
+                            cfg.optim.colour_weight, weight)
     state.optimiser.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.optim.grad_clip:
@@ -484,7 +488,7 @@ def train(
         torch.cuda.set_device(device)
     out_dir = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed)
-    model_cfg = get_preset(cfg.preset)
+    model_cfg = cfg.model_config()
 
     train_items, val_items, data_description = _load_datasets(cfg)
     samples = cfg.data.samples_per_epoch or len(train_items)

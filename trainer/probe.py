@@ -80,7 +80,7 @@ def _time_steps(cfg: TrainConfig, train_pairs: list[ImagePair], steps: int, warm
     """Seconds per :func:`trainer.loop.train_step` of ``cfg`` on ``batch_size`` training pairs,
     after ``warmup`` steps."""
     device = select_device(cfg.device)
-    model_cfg = get_preset(cfg.preset)
+    model_cfg = cfg.model_config()
     batch = cfg.data.batch_size
     total = warmup + steps
     torch.manual_seed(cfg.seed)
@@ -132,7 +132,7 @@ def probe_epoch_time(
 
     if should_stop is not None and should_stop():
         raise CancelledError("probe cancelled")
-    model = MIRNet(get_preset(cfg.preset)).to(device)
+    model = MIRNet(cfg.model_config()).to(device)
     val_item = load_pairs(val_pairs[:1], cfg.data.val_max_side)
     t0 = time.perf_counter()
     evaluate(model, val_item, device, cfg.precision, cfg.effective_context_window)

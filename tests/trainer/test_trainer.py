@@ -298,3 +298,48 @@ def test_train_state_save_load_round_trip_keeps_the_resume_file_keys(lol_dataset
         assert torch.equal(a, b)
     with pytest.raises(CheckpointError, match="different configuration"):
         TrainState.create(dataclasses.replace(cfg, seed=9), get_preset(cfg.preset), device).load(tmp_path / "run", cfg)
+
+
+def test_new_options_at_their_defaults_keep_old_runs_resumable(tmp_path: Path) -> None:
+    base = _config(tmp_path, tmp_path / "run")
+    assert replace(base, optim=OptimConfig(lr=1e-3, ignore_clipped_targets=False)).fingerprint() == base.fingerprint()
+    assert replace(base, highlight_knee=None).fingerprint() == base.fingerprint()
+    assert replace(base, optim=OptimConfig(lr=1e-3, ignore_clipped_targets=True)).fingerprint() != base.fingerprint()
+    assert replace(base, highlight_knee=0.7).fingerprint() != base.fingerprint()
+
+
+@pytest.mark.parametrize("knee", [0.0, 1.0, -0.2, 1.5])
+def test_a_highlight_knee_outside_zero_to_one_is_refused(tmp_path: Path, knee: float) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        _config(tmp_path, tmp_path / "run", highlight_knee=knee)
+
+
+def test_knee_and_clipped_targets_reach_the_run_and_the_weights(lol_dataset: Path, tmp_path: Path) -> None:
+    from trainer.config import picture_augment
+
+    cfg = dataclasses.replace(_config(lol_dataset, tmp_path / "run", augment=picture_augment(), highlight_knee=0.6),
+                              optim=OptimConfig(lr=1e-3, ignore_clipped_targets=True))
+    result = train(cfg)
+    assert result.completed and np.isfinite(result.history[0]["loss"])
+    model, _ = load_weights(result.last_weights)
+    assert model.config.highlight_knee == pytest.approx(0.6)
+    saved = __import__("json").loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["architecture"]["highlight_knee"] == pytest.approx(0.6)
+    assert saved["config"]["optim"]["ignore_clipped_targets"] is True
+    assert TrainConfig.from_dict(saved["config"]).fingerprint() == cfg.fingerprint()
+
+
+def test_train_command_line_reaches_the_knee_and_the_clipped_target_option(tmp_path: Path) -> None:
+    import argparse
+
+    from trainer.cli import add_train_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    plain = config_from_args(parser.parse_args(["--data", "d", "--out", "o"]))
+    assert plain.highlight_knee is None and not plain.optim.ignore_clipped_targets
+    assert plain.model_config().highlight_knee == 0.85
+    cfg = config_from_args(parser.parse_args(["--data", "d", "--out", "o", "--highlight-knee", "0.7",
+                                              "--ignore-clipped-targets"]))
+    assert cfg.highlight_knee == 0.7 and cfg.optim.ignore_clipped_targets
+    assert cfg.model_config().highlight_knee == 0.7 and cfg.model_config().channels == plain.model_config().channels
