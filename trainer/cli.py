@@ -57,11 +57,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--colour-weight", type=float, default=None,
                         help="weight of the chroma L1 term (default: 0.5 with --recipe picture, else 0)")
     parser.add_argument("--ignore-clipped-targets", action="store_true",
-                        help="no loss where the reference is clipped (a channel >= 250) or within 3 px of it: "
-                             "a blown reference only says 'at least this bright'")
+                        help="no loss where the reference is clipped (a channel >= 250) or within 3 px of it "
+                             "(an ablation: it made the network blow bright skies, see README)")
     parser.add_argument("--highlight-knee", type=float, default=None, metavar="LEVEL",
                         help="linear level (0-1) where the exposure gain's highlight shoulder starts; the "
-                             "weights keep it (default: the preset's, 0.85)")
+                             "weights keep it (default: that of the --init-weights, else the preset's, 0.85)")
     parser.add_argument("--recipe", choices=["picture", "classic"], default="picture",
                         help="picture (default): true exposure from the pairs, EV jitter, highlight shoulder, "
                              "JPEG, chroma-noise and banding augmentation; classic: fixed-key exposure, "

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from core.config import MIRNetConfig, get_preset
+from core.weights import read_weights_info
 
 DeviceName = Literal["auto", "cpu", "cuda"]
 ScheduleName = Literal["plateau", "cosine"]
@@ -177,7 +178,7 @@ class TrainConfig:
     # Start from these weights (same architecture as ``preset``) instead of a random init: fine-tuning.
     init_weights: str | None = None
     # Knee of the highlight shoulder the network trains (and later runs) with, in linear light;
-    # None: the preset's (core.config.DEFAULT_KNEE). A lower knee leaves more output levels for
+    # None: the start weights' when fine-tuning, else the preset's (core.config.DEFAULT_KNEE). A lower knee leaves more output levels for
     # the highlights a large gain compresses.
     highlight_knee: float | None = None
 
@@ -186,9 +187,14 @@ class TrainConfig:
             raise ValueError(f"highlight knee must be between 0 and 1 (exclusive), not {self.highlight_knee}")
 
     def model_config(self) -> MIRNetConfig:
-        """The architecture this run trains: the preset, with the run's highlight knee."""
+        """The architecture this run trains: the preset, with the run's highlight knee or, when it
+        fine-tunes and names none, the start weights' knee (a fine-tune keeps the tone curve its
+        weights were trained for; the wizard fine-tunes the bundled weights so)."""
         preset = get_preset(self.preset)
-        return preset if self.highlight_knee is None else replace(preset, highlight_knee=self.highlight_knee)
+        knee = self.highlight_knee
+        if knee is None and self.init_weights:
+            knee = read_weights_info(self.init_weights).config.highlight_knee
+        return preset if knee is None else replace(preset, highlight_knee=knee)
 
     @property
     def effective_context_window(self) -> int:

@@ -327,6 +327,10 @@ def test_knee_and_clipped_targets_reach_the_run_and_the_weights(lol_dataset: Pat
     assert saved["architecture"]["highlight_knee"] == pytest.approx(0.6)
     assert saved["config"]["optim"]["ignore_clipped_targets"] is True
     assert TrainConfig.from_dict(saved["config"]).fingerprint() == cfg.fingerprint()
+    # A fine-tune that names no knee keeps its start weights' (as the wizard's fine-tune of the bundled ones).
+    tuned = train(_config(lol_dataset, tmp_path / "tuned", init_weights=str(result.last_weights)))
+    assert load_weights(tuned.last_weights)[0].config.highlight_knee == pytest.approx(0.6)
+    assert _config(lol_dataset, tmp_path / "x").model_config().highlight_knee == 0.85
 
 
 def test_train_command_line_reaches_the_knee_and_the_clipped_target_option(tmp_path: Path) -> None:
