@@ -109,8 +109,8 @@ class OptimConfig:
     # saturation cost more than the per-pixel loss alone charges.
     colour_weight: float = 0.0
     # Pixels whose reference is clipped (a channel at CLIPPED_TARGET_LEVEL or above), and a
-    # 3 px ring around them, carry no loss: a blown reference says only "at least this bright",
-    # and charging the network for falling short of it teaches it to blow highlights itself.
+    # 3 px ring around them, carry no loss: a blown reference says only "at least this bright".
+    # An ablation: left without a target there, the network blew bright skies out (README).
     ignore_clipped_targets: bool = False
     ema_decay: float | None = 0.999
 
@@ -178,22 +178,23 @@ class TrainConfig:
     # Start from these weights (same architecture as ``preset``) instead of a random init: fine-tuning.
     init_weights: str | None = None
     # Knee of the highlight shoulder the network trains (and later runs) with, in linear light;
-    # None: the start weights' when fine-tuning, else the preset's (core.config.DEFAULT_KNEE). A lower knee leaves more output levels for
-    # the highlights a large gain compresses.
+    # None: the start weights' when fine-tuning, else the preset's (core.config.DEFAULT_KNEE).
+    # A lower knee leaves more output levels for the highlights a large gain compresses.
     highlight_knee: float | None = None
 
     def __post_init__(self) -> None:
         if self.highlight_knee is not None and not 0.0 < self.highlight_knee < 1.0:
             raise ValueError(f"highlight knee must be between 0 and 1 (exclusive), not {self.highlight_knee}")
 
-    def model_config(self) -> MIRNetConfig:
+    def model_config(self, start_knee: float | None = None) -> MIRNetConfig:
         """The architecture this run trains: the preset, with the run's highlight knee or, when it
         fine-tunes and names none, the start weights' knee (a fine-tune keeps the tone curve its
-        weights were trained for; the wizard fine-tunes the bundled weights so)."""
+        weights were trained for; the wizard fine-tunes the bundled weights so). ``start_knee``
+        is that knee when already known; otherwise it is read from ``init_weights``."""
         preset = get_preset(self.preset)
         knee = self.highlight_knee
         if knee is None and self.init_weights:
-            knee = read_weights_info(self.init_weights).config.highlight_knee
+            knee = start_knee if start_knee is not None else read_weights_info(self.init_weights).config.highlight_knee
         return preset if knee is None else replace(preset, highlight_knee=knee)
 
     @property

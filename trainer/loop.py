@@ -4,6 +4,7 @@ weights, full-image validation, atomic per-epoch checkpoints and exact resume.""
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import time
@@ -243,6 +244,18 @@ def ema_decay_at(decay: float, updates: int) -> float:
     warm-up lets the average follow early training and settle at ``decay`` later.
     """
     return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
+def _run_architecture(cfg: TrainConfig, out_dir: Path, resume: bool) -> MIRNetConfig:
+    """What the run trains (:meth:`TrainConfig.model_config`). A resumed fine-tune that inherited
+    its start weights' knee keeps the knee its ``config.json`` recorded, so it does not need those
+    weights again."""
+    recorded = out_dir / "config.json"
+    if resume and cfg.highlight_knee is None and cfg.init_weights and recorded.is_file():
+        architecture = json.loads(recorded.read_text()).get("architecture") or {}
+        if "highlight_knee" in architecture:
+            return cfg.model_config(start_knee=architecture["highlight_knee"])
+    return cfg.model_config()
 
 
 def _initial_state(path: str, model_cfg: MIRNetConfig, preset: str) -> dict[str, torch.Tensor]:
@@ -488,7 +501,7 @@ def train(
         torch.cuda.set_device(device)
     out_dir = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed)
-    model_cfg = cfg.model_config()
+    model_cfg = _run_architecture(cfg, out_dir, resume)
 
     train_items, val_items, data_description = _load_datasets(cfg)
     samples = cfg.data.samples_per_epoch or len(train_items)

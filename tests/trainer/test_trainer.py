@@ -331,6 +331,12 @@ def test_knee_and_clipped_targets_reach_the_run_and_the_weights(lol_dataset: Pat
     tuned = train(_config(lol_dataset, tmp_path / "tuned", init_weights=str(result.last_weights)))
     assert load_weights(tuned.last_weights)[0].config.highlight_knee == pytest.approx(0.6)
     assert _config(lol_dataset, tmp_path / "x").model_config().highlight_knee == 0.85
+    # Resuming that fine-tune needs no start weights: the knee comes from the run's own record.
+    Path(result.last_weights).unlink()
+    resumed = train(_config(lol_dataset, tmp_path / "tuned", epochs=2, init_weights=str(result.last_weights)),
+                    resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert load_weights(resumed.last_weights)[0].config.highlight_knee == pytest.approx(0.6)
 
 
 def test_train_command_line_reaches_the_knee_and_the_clipped_target_option(tmp_path: Path) -> None:
