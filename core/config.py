@@ -39,6 +39,10 @@ class MIRNetConfig:
     # Linear level where the exposure gain's highlight shoulder starts (core/exposure.expose);
     # None clips at 1 as weights trained before the shoulder expect.
     highlight_knee: float | None = None
+    # The shoulder rolls off each pixel's brightest channel and scales the others with it, so
+    # highlights keep their hue and saturation (core/exposure.hue_keeping_shoulder); False: each
+    # channel rolls off alone, as weights trained before this option expect.
+    shoulder_keeps_hue: bool = False
     # Bins of the log-luminance histogram the auto-exposure head reads (core/auto_exposure.py);
     # None: no head, the gain reaches the fixed ``exposure_key``.
     auto_exposure_bins: int | None = None
@@ -77,7 +81,8 @@ class MIRNetConfig:
     @property
     def shape_only(self) -> MIRNetConfig:
         """The same network body without the exposure extras: what a preset's size means."""
-        return replace(self, highlight_knee=None, auto_exposure_bins=None, chroma_gain=None, shadow_chroma=None)
+        return replace(self, highlight_knee=None, shoulder_keeps_hue=False, auto_exposure_bins=None,
+                       chroma_gain=None, shadow_chroma=None)
 
     def stream_channels(self, k: int) -> int:
         return int(round(self.channels * self.channel_factor**k))

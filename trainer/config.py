@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -181,21 +182,26 @@ class TrainConfig:
     # None: the start weights' when fine-tuning, else the preset's (core.config.DEFAULT_KNEE).
     # A lower knee leaves more output levels for the highlights a large gain compresses.
     highlight_knee: float | None = None
+    # Whether that shoulder keeps highlights' hue (core.config.MIRNetConfig.shoulder_keeps_hue);
+    # None, like the knee: the start weights' when fine-tuning, else the preset's.
+    shoulder_keeps_hue: bool | None = None
 
     def __post_init__(self) -> None:
         if self.highlight_knee is not None and not 0.0 < self.highlight_knee < 1.0:
             raise ValueError(f"highlight knee must be between 0 and 1 (exclusive), not {self.highlight_knee}")
 
-    def model_config(self, start_knee: float | None = None) -> MIRNetConfig:
-        """The architecture this run trains: the preset, with the run's highlight knee or, when it
-        fine-tunes and names none, the start weights' knee (a fine-tune keeps the tone curve its
-        weights were trained for; the wizard fine-tunes the bundled weights so). ``start_knee``
-        is that knee when already known; otherwise it is read from ``init_weights``."""
+    def model_config(self, start: Mapping[str, Any] | None = None) -> MIRNetConfig:
+        """The architecture this run trains: the preset, with the run's highlight shoulder (knee,
+        whether it keeps hue) or, where it fine-tunes and names none, the start weights' (a
+        fine-tune keeps the tone curve its weights were trained for; the wizard fine-tunes the
+        bundled weights so). ``start`` is the start weights' architecture when already known;
+        otherwise it is read from ``init_weights``."""
         preset = get_preset(self.preset)
-        knee = self.highlight_knee
-        if knee is None and self.init_weights:
-            knee = start_knee if start_knee is not None else read_weights_info(self.init_weights).config.highlight_knee
-        return preset if knee is None else replace(preset, highlight_knee=knee)
+        chosen = {"highlight_knee": self.highlight_knee, "shoulder_keeps_hue": self.shoulder_keeps_hue}
+        if self.init_weights and None in chosen.values():
+            inherited = start if start is not None else asdict(read_weights_info(self.init_weights).config)
+            chosen = {name: inherited.get(name) if value is None else value for name, value in chosen.items()}
+        return replace(preset, **{name: value for name, value in chosen.items() if value is not None})
 
     @property
     def effective_context_window(self) -> int:
@@ -213,7 +219,7 @@ class TrainConfig:
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("train_dir", "val_dir")}
         # Options added after runs were already made leave the fingerprint alone while at their
         # defaults, so those runs stay resumable.
-        for later in ("init_weights", "highlight_knee"):
+        for later in ("init_weights", "highlight_knee", "shoulder_keeps_hue"):
             if d.get(later) is None:
                 d.pop(later, None)
         if not d["optim"].get("ssim_weight"):

@@ -186,7 +186,7 @@ def _exposed_targets(model_cfg: MIRNetConfig, cfg: TrainConfig, high: torch.Tens
     gain = gain * ev
     if model_cfg.highlight_knee is None:
         return expose(high, ev, None), gain
-    return expose(high, ev, model_cfg.highlight_knee, white=gain), gain
+    return expose(high, ev, model_cfg.highlight_knee, white=gain, keep_hue=model_cfg.shoulder_keeps_hue), gain
 
 
 def _weights_extra(cfg: TrainConfig, model_cfg: MIRNetConfig, context: int) -> dict[str, str]:
@@ -222,12 +222,13 @@ def _add_exposure_head(cfg: TrainConfig, model_cfg: MIRNetConfig, train_items: l
             runner = network_at_true_gain(copy.deepcopy(model), info.descriptor.context_window)
             try:
                 fit = fit_calibrated_head(train_items, runner, model_cfg.highlight_knee, fit_cfg,
-                                          model_cfg.exposure_key)
+                                          model_cfg.exposure_key, keep_hue=model_cfg.shoulder_keeps_hue)
             except ValueError as exc:
                 log.warning("no auto-exposure head: %s", exc)
                 return
-            fits[info.epochs] = (fit, head_error_stops(fit, val_items, fit_cfg, model_cfg.highlight_knee)
-                                 if val_items else None)
+            val_stops = (head_error_stops(fit, val_items, fit_cfg, model_cfg.highlight_knee,
+                                          keep_hue=model_cfg.shoulder_keeps_hue) if val_items else None)
+            fits[info.epochs] = (fit, val_stops)
         fit, val_stops = fits[info.epochs]
         log.info("auto-exposure head for %s: grouped-CV RMS %.2f stops (fixed key %.2f)", path.name,
                  fit.cv_rms_stops, fit.fixed_key_rms_stops)
@@ -248,13 +249,13 @@ def ema_decay_at(decay: float, updates: int) -> float:
 
 def _run_architecture(cfg: TrainConfig, out_dir: Path, resume: bool) -> MIRNetConfig:
     """What the run trains (:meth:`TrainConfig.model_config`). A resumed fine-tune that inherited
-    its start weights' knee keeps the knee its ``config.json`` recorded, so it does not need those
-    weights again."""
+    its start weights' shoulder keeps the shoulder its ``config.json`` recorded, so it does not
+    need those weights again."""
     recorded = out_dir / "config.json"
-    if resume and cfg.highlight_knee is None and cfg.init_weights and recorded.is_file():
+    if resume and cfg.init_weights and recorded.is_file():
         architecture = json.loads(recorded.read_text()).get("architecture") or {}
         if "highlight_knee" in architecture:
-            return cfg.model_config(start_knee=architecture["highlight_knee"])
+            return cfg.model_config(start=architecture)
     return cfg.model_config()
 
 

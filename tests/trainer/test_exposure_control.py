@@ -12,7 +12,14 @@ from core.auto_exposure import KEY_RANGE, ExposureHead, exposure_features, featu
 from core.batch import BatchOptions, run_batch
 from core.cli import main
 from core.config import MIRNetConfig
-from core.exposure import EV_RANGE, check_exposure, expose, highlight_shoulder, srgb_to_linear
+from core.exposure import (
+    EV_RANGE,
+    check_exposure,
+    expose,
+    highlight_shoulder,
+    hue_keeping_shoulder,
+    srgb_to_linear,
+)
 from core.model import MIRNet
 from trainer.augment import degrade_low, exposure_jitter, jpeg_recompress
 from trainer.config import AugmentConfig
@@ -37,6 +44,61 @@ def test_shoulder_never_exceeds_one_is_monotone_and_smooth(white):
     # What was white stays white: the white point lands on 1.
     at_white = highlight_shoulder(torch.tensor([white]).view(1, 1, 1, 1), torch.tensor([white]))
     assert float(at_white) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("white", [1.0, 1.3, 4.0, 30.0])
+def test_hue_keeping_shoulder_keeps_channel_ratios_never_exceeds_one_and_is_smooth(white):
+    # A ramp of one colour (channel ratios 1 : 0.5 : 0.2) from black to the white point.
+    colour = torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1)
+    x = torch.linspace(0.0, white, 20001).view(1, 1, 1, -1) * colour
+    y = hue_keeping_shoulder(x, torch.tensor([white]), knee=0.7)
+    assert float(y.max()) <= 1.0
+    # The brightest channel follows the per-channel shoulder exactly; the others keep their ratio to it.
+    assert torch.allclose(y[:, :1], highlight_shoulder(x[:, :1], torch.tensor([white]), knee=0.7), atol=1e-6)
+    lit = y[0, 0, 0] > 1e-3
+    assert torch.allclose((y[0, 1, 0] / y[0, 0, 0])[lit], torch.tensor(0.5), atol=1e-5)
+    assert torch.allclose((y[0, 2, 0] / y[0, 0, 0])[lit], torch.tensor(0.2), atol=1e-5)
+    step = float(x[0, 0, 0, 1] - x[0, 0, 0, 0])
+    for channel in range(3):
+        slope = torch.diff(y[0, channel, 0]) / step
+        assert float(slope.min()) >= -1e-4  # monotone
+        assert float(torch.diff(slope).abs().max()) < 100 * step  # no kink at the knee
+    # Below the knee nothing changes; random colours never pass 1 and keep their hue.
+    dim = torch.rand(2, 3, 8, 8) * 0.69
+    assert torch.equal(hue_keeping_shoulder(dim, torch.tensor([2.0, 3.0]), 0.7), dim)
+    bright = torch.rand(2, 3, 16, 16) * torch.tensor([3.0, 8.0]).view(2, 1, 1, 1)
+    rolled = hue_keeping_shoulder(bright, torch.tensor([3.0, 8.0]), 0.7)
+    assert float(rolled.max()) <= 1.0
+    ratio = lambda t: t / t.amax(dim=1, keepdim=True).clamp(min=1e-6)  # noqa: E731
+    assert torch.allclose(ratio(rolled), ratio(bright), atol=1e-4)
+
+
+def test_expose_keeps_highlight_saturation_only_when_asked():
+    from core.metrics import saturation
+
+    orange = torch.tensor([0.9, 0.45, 0.1]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    per_channel = expose(orange, torch.tensor([4.0]), 0.7)
+    kept = expose(orange, torch.tensor([4.0]), 0.7, keep_hue=True)
+    as_image = lambda t: t[0].permute(1, 2, 0).numpy()  # noqa: E731
+    assert saturation(as_image(kept)) > saturation(as_image(per_channel)) + 0.05
+    assert float(kept.max()) <= 1.0
+    # Without a knee (clipping) the option has nothing to act on.
+    assert torch.equal(expose(orange, torch.tensor([4.0]), None), expose(orange, torch.tensor([4.0]), None, keep_hue=True))
+
+
+def test_the_network_input_goes_through_the_shoulder_its_weights_name():
+    torch.manual_seed(0)
+    cfg = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, exposure_key=0.11, highlight_knee=0.7,
+                       shoulder_keeps_hue=True)
+    model = MIRNet(cfg).eval()
+    torch.nn.init.zeros_(model.tail.weight)  # zero residual: the output is the exposed input
+    torch.nn.init.zeros_(model.tail.bias)
+    x = torch.rand(1, 3, 16, 16)
+    gain = torch.tensor([5.0])
+    with torch.no_grad():
+        out = model(x, exposure_gain=gain)
+    assert torch.allclose(out, expose(x, gain, 0.7, keep_hue=True), atol=1e-6)
+    assert not torch.allclose(out, expose(x, gain, 0.7), atol=1e-3)
 
 
 def test_gain_with_shoulder_keeps_highlight_falloff():
