@@ -9,8 +9,8 @@
 #
 # Arms: full recipe, and the recipe --without each of jpeg, chroma-noise, banding, ev-jitter,
 # true-exposure; plus no-colour-loss (--colour-weight 0), ignore-clipped (--ignore-clipped-targets),
-# knee-LEVEL (--highlight-knee LEVEL), keep-hue (--shoulder-keeps-hue) and with-PART (--with PART, a trial part); A+B combines
-# two, e.g. ARMS="full knee-0.7 knee-0.7+keep-hue with-colour-cast".
+# knee-LEVEL (--highlight-knee LEVEL), hue-SHARE (--shoulder-hue SHARE) and with-PART (--with PART, a trial part); A+B combines
+# two, e.g. ARMS="full knee-0.7 knee-0.7+hue-0.5 with-colour-cast".
 set -euo pipefail
 sice=$1
 start=$2
@@ -37,7 +37,7 @@ run_arm() {
             no-colour-loss) extra+=(--colour-weight 0) ;;
             ignore-clipped) extra+=(--ignore-clipped-targets) ;;
             knee-*) extra+=(--highlight-knee "${part#knee-}") ;;
-            keep-hue) extra+=(--shoulder-keeps-hue) ;;
+            hue-*) extra+=(--shoulder-hue "${part#hue-}") ;;
             no-*) extra+=(--without "${part#no-}") ;;
             with-*) extra+=(--with "${part#with-}") ;;
             *) echo "unknown arm $part" >&2; return 2 ;;

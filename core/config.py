@@ -39,10 +39,11 @@ class MIRNetConfig:
     # Linear level where the exposure gain's highlight shoulder starts (core/exposure.expose);
     # None clips at 1 as weights trained before the shoulder expect.
     highlight_knee: float | None = None
-    # The shoulder rolls off each pixel's brightest channel and scales the others with it, so
-    # highlights keep their hue and saturation (core/exposure.hue_keeping_shoulder); False: each
-    # channel rolls off alone, as weights trained before this option expect.
-    shoulder_keeps_hue: bool = False
+    # How much of highlights' hue and saturation the shoulder keeps, 0-1: the share of
+    # core/exposure.hue_keeping_shoulder (the brightest channel rolled off, the others scaled with
+    # it) mixed with the per-channel shoulder. 0: each channel rolls off alone, washing bright
+    # colours towards white, as weights trained before this option expect.
+    shoulder_hue: float = 0.0
     # Bins of the log-luminance histogram the auto-exposure head reads (core/auto_exposure.py);
     # None: no head, the gain reaches the fixed ``exposure_key``.
     auto_exposure_bins: int | None = None
@@ -66,6 +67,8 @@ class MIRNetConfig:
             raise ValueError("exposure_key must be in (0, 1)")
         if self.highlight_knee is not None and not 0.0 < self.highlight_knee < 1.0:
             raise ValueError("highlight_knee must be in (0, 1)")
+        if not 0.0 <= self.shoulder_hue <= 1.0:
+            raise ValueError("shoulder_hue must be in [0, 1]")
         if self.auto_exposure_bins is not None and not 4 <= self.auto_exposure_bins <= 256:
             raise ValueError("auto_exposure_bins must be 4..256")
         if self.chroma_gain is not None and not 0.5 <= self.chroma_gain <= 2.0:
@@ -81,7 +84,7 @@ class MIRNetConfig:
     @property
     def shape_only(self) -> MIRNetConfig:
         """The same network body without the exposure extras: what a preset's size means."""
-        return replace(self, highlight_knee=None, shoulder_keeps_hue=False, auto_exposure_bins=None,
+        return replace(self, highlight_knee=None, shoulder_hue=0.0, auto_exposure_bins=None,
                        chroma_gain=None, shadow_chroma=None)
 
     def stream_channels(self, k: int) -> int:

@@ -116,16 +116,22 @@ def hue_keeping_shoulder(linear: torch.Tensor, white: torch.Tensor, knee: float 
 
 
 def expose(image: torch.Tensor, gain: torch.Tensor, knee: float | None,
-           white: torch.Tensor | None = None, *, keep_hue: bool = False) -> torch.Tensor:
+           white: torch.Tensor | None = None, *, hue: float = 0.0) -> torch.Tensor:
     """Scale sRGB ``image`` by per-image ``gain`` in linear light, then roll highlights off with
     :func:`highlight_shoulder` (white point ``white``, by default the gain: what was white stays
-    white), with :func:`hue_keeping_shoulder` when ``keep_hue``, or, with ``knee=None``, clip at 1."""
+    white) or, with ``knee=None``, clip at 1. ``hue`` (0-1) mixes in that much of
+    :func:`hue_keeping_shoulder`: 1 keeps highlights' hue and saturation, 0 rolls each channel off alone."""
     if knee is None:
         return apply_gain(image, gain)
     g = gain.to(torch.float32).reshape(-1)
     w = (g if white is None else white.to(torch.float32).reshape(-1)).clamp(min=1.0)
     linear = srgb_to_linear(image.float().clamp(0.0, 1.0)) * g.view(-1, 1, 1, 1)
-    rolled = hue_keeping_shoulder(linear, w, knee) if keep_hue else highlight_shoulder(linear, w, knee)
+    if hue <= 0.0:
+        rolled = highlight_shoulder(linear, w, knee)
+    elif hue >= 1.0:
+        rolled = hue_keeping_shoulder(linear, w, knee)
+    else:
+        rolled = torch.lerp(highlight_shoulder(linear, w, knee), hue_keeping_shoulder(linear, w, knee), hue)
     return linear_to_srgb(rolled).to(image.dtype)
 
 

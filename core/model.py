@@ -345,7 +345,7 @@ class MIRNet(nn.Module):
         else:
             gain = exposure_gain if exposure_gain is not None else self.exposure_gain(padded)
             base = expose(padded, gain.to(padded.device), self.config.highlight_knee,
-                          keep_hue=self.config.shoulder_keeps_hue)
+                          hue=self.config.shoulder_hue)
             head_input = torch.cat([padded, base], dim=1)
         out = base + self.tail(self.groups(self.head(head_input)))
         gain = self.config.chroma_gain

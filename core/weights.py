@@ -329,13 +329,11 @@ def _check_fields(config: MIRNetConfig) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{name} must be a whole number, not {value!r}")
-    for name in ("channel_factor", "exposure_key", "highlight_knee", "chroma_gain", "shadow_chroma"):
+    for name in ("channel_factor", "exposure_key", "highlight_knee", "shoulder_hue", "chroma_gain", "shadow_chroma"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                   or not math.isfinite(value)):
             raise ValueError(f"{name} must be a finite number, not {value!r}")
-    if not isinstance(config.shoulder_keeps_hue, bool):
-        raise ValueError(f"shoulder_keeps_hue must be true or false, not {config.shoulder_keeps_hue!r}")
     bins = config.auto_exposure_bins
     if bins is not None and (isinstance(bins, bool) or not isinstance(bins, int)):
         raise ValueError(f"auto_exposure_bins must be a whole number, not {bins!r}")

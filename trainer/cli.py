@@ -62,10 +62,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--highlight-knee", type=float, default=None, metavar="LEVEL",
                         help="linear level (0-1) where the exposure gain's highlight shoulder starts; the "
                              "weights keep it (default: that of the --init-weights, else the preset's, 0.85)")
-    parser.add_argument("--shoulder-keeps-hue", action=argparse.BooleanOptionalAction, default=None,
-                        help="the highlight shoulder rolls off each pixel's brightest channel and scales the "
-                             "others with it, so highlights keep their hue and saturation (default: as the "
-                             "--init-weights were trained, else per channel)")
+    parser.add_argument("--shoulder-hue", type=float, default=None, metavar="SHARE",
+                        help="how much (0-1) of highlights' hue and saturation the shoulder keeps: 1 rolls off "
+                             "each pixel's brightest channel and scales the others with it, 0 rolls each channel "
+                             "off alone (default: that of the --init-weights, else the preset's, 0)")
     parser.add_argument("--recipe", choices=["picture", "classic"], default="picture",
                         help="picture (default): true exposure from the pairs, EV jitter, highlight shoulder, "
                              "JPEG, chroma-noise and banding augmentation; classic: fixed-key exposure, "
@@ -120,7 +120,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                           colour_weight=colour, ignore_clipped_targets=args.ignore_clipped_targets),
         init_weights=args.init_weights,
         highlight_knee=args.highlight_knee,
-        shoulder_keeps_hue=args.shoulder_keeps_hue,
+        shoulder_hue=args.shoulder_hue,
         time_limit_s=args.time_limit * 60 if args.time_limit else None,
     )
 

@@ -182,22 +182,24 @@ class TrainConfig:
     # None: the start weights' when fine-tuning, else the preset's (core.config.DEFAULT_KNEE).
     # A lower knee leaves more output levels for the highlights a large gain compresses.
     highlight_knee: float | None = None
-    # Whether that shoulder keeps highlights' hue (core.config.MIRNetConfig.shoulder_keeps_hue);
+    # How much of highlights' hue that shoulder keeps (core.config.MIRNetConfig.shoulder_hue);
     # None, like the knee: the start weights' when fine-tuning, else the preset's.
-    shoulder_keeps_hue: bool | None = None
+    shoulder_hue: float | None = None
 
     def __post_init__(self) -> None:
         if self.highlight_knee is not None and not 0.0 < self.highlight_knee < 1.0:
             raise ValueError(f"highlight knee must be between 0 and 1 (exclusive), not {self.highlight_knee}")
+        if self.shoulder_hue is not None and not 0.0 <= self.shoulder_hue <= 1.0:
+            raise ValueError(f"the shoulder's hue share must be from 0 to 1, not {self.shoulder_hue}")
 
     def model_config(self, start: Mapping[str, Any] | None = None) -> MIRNetConfig:
         """The architecture this run trains: the preset, with the run's highlight shoulder (knee,
-        whether it keeps hue) or, where it fine-tunes and names none, the start weights' (a
+        hue share) or, where it fine-tunes and names none, the start weights' (a
         fine-tune keeps the tone curve its weights were trained for; the wizard fine-tunes the
         bundled weights so). ``start`` is the start weights' architecture when already known;
         otherwise it is read from ``init_weights``."""
         preset = get_preset(self.preset)
-        chosen = {"highlight_knee": self.highlight_knee, "shoulder_keeps_hue": self.shoulder_keeps_hue}
+        chosen = {"highlight_knee": self.highlight_knee, "shoulder_hue": self.shoulder_hue}
         if self.init_weights and None in chosen.values():
             inherited = start if start is not None else asdict(read_weights_info(self.init_weights).config)
             chosen = {name: inherited.get(name) if value is None else value for name, value in chosen.items()}
@@ -219,7 +221,7 @@ class TrainConfig:
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("train_dir", "val_dir")}
         # Options added after runs were already made leave the fingerprint alone while at their
         # defaults, so those runs stay resumable.
-        for later in ("init_weights", "highlight_knee", "shoulder_keeps_hue"):
+        for later in ("init_weights", "highlight_knee", "shoulder_hue"):
             if d.get(later) is None:
                 d.pop(later, None)
         if not d["optim"].get("ssim_weight"):

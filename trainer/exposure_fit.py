@@ -107,9 +107,9 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def input_best_ev(item: PairImages, knee: float | None, cfg: ExposureFitConfig = ExposureFitConfig(),  # noqa: B008
-                  *, keep_hue: bool = False) -> float:
+                  *, hue: float = 0.0) -> float:
     """Stops above the pair's true (log-average) gain at which the low frame, only exposed
-    (:func:`core.exposure.expose` with ``knee`` and ``keep_hue``), has the highest PSNR against the reference: golden-section
+    (:func:`core.exposure.expose` with ``knee`` and ``hue``), has the highest PSNR against the reference: golden-section
     search on copies at most ``cfg.search_side`` px (PSNR is unimodal in the exposure)."""
     side = max(item.low.shape[:2])
     low, high = item.low, item.high
@@ -120,7 +120,7 @@ def input_best_ev(item: PairImages, knee: float | None, cfg: ExposureFitConfig =
     x, ref = _tensor(low), high.astype(np.float32) / 255.0
 
     def score(ev: float) -> float:
-        out = expose(x, torch.tensor([item.true_gain * 2.0**ev]), knee, keep_hue=keep_hue)
+        out = expose(x, torch.tensor([item.true_gain * 2.0**ev]), knee, hue=hue)
         return psnr(out[0].permute(1, 2, 0).numpy(), ref)
 
     lo, hi = cfg.search_range
@@ -291,14 +291,14 @@ def network_at_true_gain(model: MIRNet, context_window: int | None,
 
 def fit_calibrated_head(items: Sequence[PairImages], enhance_at: Callable[[PairImages, float], np.ndarray] | None,
                         knee: float | None, cfg: ExposureFitConfig = ExposureFitConfig(),  # noqa: B008
-                        fixed_key: float = 0.11, *, keep_hue: bool = False) -> ExposureFit:
+                        fixed_key: float = 0.11, *, hue: float = 0.0) -> ExposureFit:
     """:func:`fit_exposure_head` with targets at the network's best exposure, calibrated with
     ``enhance_at`` (see :func:`calibrate_to_network`); with ``enhance_at`` None, or too few
     pairs, the targets stay at the reference's log-average."""
     calibration = None
     offsets = None
     if enhance_at is not None and cfg.calibration_pairs > 0:
-        input_evs = [input_best_ev(item, knee, cfg, keep_hue=keep_hue) for item in items]
+        input_evs = [input_best_ev(item, knee, cfg, hue=hue) for item in items]
         calibration = calibrate_to_network(enhance_at, items, input_evs, cfg)
         if calibration is not None:
             offsets = calibration.offset(np.asarray(input_evs)).tolist()
@@ -312,13 +312,13 @@ def fit_calibrated_head(items: Sequence[PairImages], enhance_at: Callable[[PairI
 
 def validation_errors(fit: ExposureFit, items: Sequence[PairImages], cfg: ExposureFitConfig,
                       knee: float | None = None, fixed_key: float = 0.11, *,
-                      keep_hue: bool = False) -> tuple[float, float]:
+                      hue: float = 0.0) -> tuple[float, float]:
     """RMS errors (stops) of a fitted head and of the fixed key on other pairs, e.g. held-out
     validation scenes, against the kind of targets the head was fitted to (calibrated ones when
     the fit was calibrated). The targets' input-best-exposure search runs once."""
     offsets = None
     if fit.calibration is not None:
-        offsets = fit.calibration.offset(np.asarray([input_best_ev(item, knee, cfg, keep_hue=keep_hue) for item in items])).tolist()
+        offsets = fit.calibration.offset(np.asarray([input_best_ev(item, knee, cfg, hue=hue) for item in items])).tolist()
     x, y, _ = _features(items, cfg, offsets)
     head = float(np.sqrt(np.mean((_predict(x, fit.weight, fit.bias) - y) ** 2)) / math.log(2))
     fixed = float(np.sqrt(np.mean((math.log(fixed_key) - y) ** 2)) / math.log(2))
@@ -326,9 +326,9 @@ def validation_errors(fit: ExposureFit, items: Sequence[PairImages], cfg: Exposu
 
 
 def head_error_stops(fit: ExposureFit, items: Sequence[PairImages], cfg: ExposureFitConfig,
-                     knee: float | None = None, *, keep_hue: bool = False) -> float:
+                     knee: float | None = None, *, hue: float = 0.0) -> float:
     """RMS error (stops) of a fitted head on other pairs (see :func:`validation_errors`)."""
-    return validation_errors(fit, items, cfg, knee, keep_hue=keep_hue)[0]
+    return validation_errors(fit, items, cfg, knee, hue=hue)[0]
 
 
 def with_exposure_head(model: MIRNet, fit: ExposureFit, bins: int) -> MIRNet:
@@ -384,10 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         fixed_key = model.config.exposure_key or 0.11
         knee = model.config.highlight_knee
         runner = network_at_true_gain(model, info.descriptor.context_window)
-        keep_hue = model.config.shoulder_keeps_hue
-        fit = fit_calibrated_head(load_pairs(train_pairs), runner, knee, cfg, fixed_key, keep_hue=keep_hue)
+        hue = model.config.shoulder_hue
+        fit = fit_calibrated_head(load_pairs(train_pairs), runner, knee, cfg, fixed_key, hue=hue)
         val_items = load_pairs(val_pairs) if val_pairs else []
-        val_stops, fixed_val = (validation_errors(fit, val_items, cfg, knee, fixed_key, keep_hue=keep_hue) if val_items
+        val_stops, fixed_val = (validation_errors(fit, val_items, cfg, knee, fixed_key, hue=hue) if val_items
                                 else (None, None))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

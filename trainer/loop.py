@@ -186,7 +186,7 @@ def _exposed_targets(model_cfg: MIRNetConfig, cfg: TrainConfig, high: torch.Tens
     gain = gain * ev
     if model_cfg.highlight_knee is None:
         return expose(high, ev, None), gain
-    return expose(high, ev, model_cfg.highlight_knee, white=gain, keep_hue=model_cfg.shoulder_keeps_hue), gain
+    return expose(high, ev, model_cfg.highlight_knee, white=gain, hue=model_cfg.shoulder_hue), gain
 
 
 def _weights_extra(cfg: TrainConfig, model_cfg: MIRNetConfig, context: int) -> dict[str, str]:
@@ -222,12 +222,12 @@ def _add_exposure_head(cfg: TrainConfig, model_cfg: MIRNetConfig, train_items: l
             runner = network_at_true_gain(copy.deepcopy(model), info.descriptor.context_window)
             try:
                 fit = fit_calibrated_head(train_items, runner, model_cfg.highlight_knee, fit_cfg,
-                                          model_cfg.exposure_key, keep_hue=model_cfg.shoulder_keeps_hue)
+                                          model_cfg.exposure_key, hue=model_cfg.shoulder_hue)
             except ValueError as exc:
                 log.warning("no auto-exposure head: %s", exc)
                 return
             val_stops = (head_error_stops(fit, val_items, fit_cfg, model_cfg.highlight_knee,
-                                          keep_hue=model_cfg.shoulder_keeps_hue) if val_items else None)
+                                          hue=model_cfg.shoulder_hue) if val_items else None)
             fits[info.epochs] = (fit, val_stops)
         fit, val_stops = fits[info.epochs]
         log.info("auto-exposure head for %s: grouped-CV RMS %.2f stops (fixed key %.2f)", path.name,

@@ -92,7 +92,8 @@ def test_a_huge_described_architecture_is_refused_without_building(tiny_weights,
     ({"channels": "8"}, "cannot be determined|whole number"),
     ({"num_rrg": 2.0}, "whole number"),
     ({"in_channels": 4}, "RGB"),
-    ({"shoulder_keeps_hue": "yes"}, "true or false"),
+    ({"shoulder_hue": "yes"}, "cannot be determined|finite number"),
+    ({"shoulder_hue": 2.0}, "shoulder_hue"),
 ])
 def test_other_impossible_architectures_are_refused(tiny_weights, tmp_path, arch, words):
     path = _rewrite(tiny_weights, tmp_path / "odd.safetensors", arch=arch)
@@ -120,7 +121,7 @@ def test_info_counts_parameters_from_the_header(tiny_weights):
 def test_files_from_before_the_exposure_fields_still_load(tiny_weights, tmp_path):
     with safe_open(str(tiny_weights), framework="pt") as handle:
         described = json.loads(handle.metadata()["architecture"])
-    for key in ("highlight_knee", "shoulder_keeps_hue", "auto_exposure_bins"):
+    for key in ("highlight_knee", "shoulder_hue", "auto_exposure_bins"):
         described.pop(key, None)
     old = tmp_path / "old.safetensors"
     with safe_open(str(tiny_weights), framework="pt") as handle:
@@ -128,7 +129,7 @@ def test_files_from_before_the_exposure_fields_still_load(tiny_weights, tmp_path
     save_file(load_file(str(tiny_weights)), str(old), metadata=meta)
     model, info = load_weights(old)
     assert info.config.highlight_knee is None and info.config.auto_exposure_bins is None
-    assert info.config.shoulder_keeps_hue is False
+    assert info.config.shoulder_hue == 0.0
     # and the new head loads, from metadata or inferred from the tensors alone
     config = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, exposure_key=0.11, highlight_knee=0.85,
                           auto_exposure_bins=16)

@@ -78,18 +78,20 @@ def test_expose_keeps_highlight_saturation_only_when_asked():
 
     orange = torch.tensor([0.9, 0.45, 0.1]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
     per_channel = expose(orange, torch.tensor([4.0]), 0.7)
-    kept = expose(orange, torch.tensor([4.0]), 0.7, keep_hue=True)
+    half = expose(orange, torch.tensor([4.0]), 0.7, hue=0.5)
+    kept = expose(orange, torch.tensor([4.0]), 0.7, hue=1.0)
     as_image = lambda t: t[0].permute(1, 2, 0).numpy()  # noqa: E731
-    assert saturation(as_image(kept)) > saturation(as_image(per_channel)) + 0.05
-    assert float(kept.max()) <= 1.0
+    sat = [saturation(as_image(t)) for t in (per_channel, half, kept)]
+    assert sat[0] + 0.02 < sat[1] < sat[2] - 0.02  # the share moves saturation steadily
+    assert float(kept.max()) <= 1.0 and float(half.max()) <= 1.0
     # Without a knee (clipping) the option has nothing to act on.
-    assert torch.equal(expose(orange, torch.tensor([4.0]), None), expose(orange, torch.tensor([4.0]), None, keep_hue=True))
+    assert torch.equal(expose(orange, torch.tensor([4.0]), None), expose(orange, torch.tensor([4.0]), None, hue=1.0))
 
 
 def test_the_network_input_goes_through_the_shoulder_its_weights_name():
     torch.manual_seed(0)
     cfg = MIRNetConfig(channels=8, num_rrg=1, num_mrb=1, exposure_key=0.11, highlight_knee=0.7,
-                       shoulder_keeps_hue=True)
+                       shoulder_hue=1.0)
     model = MIRNet(cfg).eval()
     torch.nn.init.zeros_(model.tail.weight)  # zero residual: the output is the exposed input
     torch.nn.init.zeros_(model.tail.bias)
@@ -97,7 +99,7 @@ def test_the_network_input_goes_through_the_shoulder_its_weights_name():
     gain = torch.tensor([5.0])
     with torch.no_grad():
         out = model(x, exposure_gain=gain)
-    assert torch.allclose(out, expose(x, gain, 0.7, keep_hue=True), atol=1e-6)
+    assert torch.allclose(out, expose(x, gain, 0.7, hue=1.0), atol=1e-6)
     assert not torch.allclose(out, expose(x, gain, 0.7), atol=1e-3)
 
 

@@ -306,8 +306,8 @@ def test_new_options_at_their_defaults_keep_old_runs_resumable(tmp_path: Path) -
     assert replace(base, highlight_knee=None).fingerprint() == base.fingerprint()
     assert replace(base, optim=OptimConfig(lr=1e-3, ignore_clipped_targets=True)).fingerprint() != base.fingerprint()
     assert replace(base, highlight_knee=0.7).fingerprint() != base.fingerprint()
-    assert replace(base, shoulder_keeps_hue=None).fingerprint() == base.fingerprint()
-    assert replace(base, shoulder_keeps_hue=True).fingerprint() != base.fingerprint()
+    assert replace(base, shoulder_hue=None).fingerprint() == base.fingerprint()
+    assert replace(base, shoulder_hue=1.0).fingerprint() != base.fingerprint()
 
 
 @pytest.mark.parametrize("knee", [0.0, 1.0, -0.2, 1.5])
@@ -320,20 +320,20 @@ def test_shoulder_and_clipped_targets_reach_the_run_and_the_weights(lol_dataset:
     from trainer.config import picture_augment
 
     cfg = dataclasses.replace(_config(lol_dataset, tmp_path / "run", augment=picture_augment(), highlight_knee=0.6,
-                                      shoulder_keeps_hue=True),
+                                      shoulder_hue=0.5),
                               optim=OptimConfig(lr=1e-3, ignore_clipped_targets=True))
     result = train(cfg)
     assert result.completed and np.isfinite(result.history[0]["loss"])
     model, _ = load_weights(result.last_weights)
-    assert model.config.highlight_knee == pytest.approx(0.6) and model.config.shoulder_keeps_hue
+    assert model.config.highlight_knee == pytest.approx(0.6) and model.config.shoulder_hue == 0.5
     saved = __import__("json").loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["architecture"]["highlight_knee"] == pytest.approx(0.6) and saved["architecture"]["shoulder_keeps_hue"]
+    assert saved["architecture"]["highlight_knee"] == pytest.approx(0.6) and saved["architecture"]["shoulder_hue"] == 0.5
     assert saved["config"]["optim"]["ignore_clipped_targets"] is True
     assert TrainConfig.from_dict(saved["config"]).fingerprint() == cfg.fingerprint()
     # A fine-tune that names no shoulder keeps its start weights' (as the wizard's fine-tune of the bundled ones).
     tuned = train(_config(lol_dataset, tmp_path / "tuned", init_weights=str(result.last_weights)))
     tuned_config = load_weights(tuned.last_weights)[0].config
-    assert tuned_config.highlight_knee == pytest.approx(0.6) and tuned_config.shoulder_keeps_hue
+    assert tuned_config.highlight_knee == pytest.approx(0.6) and tuned_config.shoulder_hue == 0.5
     assert _config(lol_dataset, tmp_path / "x").model_config().highlight_knee == 0.85
     # Resuming that fine-tune needs no start weights: the knee comes from the run's own record.
     Path(result.last_weights).unlink()
@@ -341,7 +341,7 @@ def test_shoulder_and_clipped_targets_reach_the_run_and_the_weights(lol_dataset:
                     resume=True)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     resumed_config = load_weights(resumed.last_weights)[0].config
-    assert resumed_config.highlight_knee == pytest.approx(0.6) and resumed_config.shoulder_keeps_hue
+    assert resumed_config.highlight_knee == pytest.approx(0.6) and resumed_config.shoulder_hue == 0.5
 
 
 def test_train_command_line_reaches_the_knee_and_the_clipped_target_option(tmp_path: Path) -> None:
@@ -358,8 +358,8 @@ def test_train_command_line_reaches_the_knee_and_the_clipped_target_option(tmp_p
                                               "--ignore-clipped-targets"]))
     assert cfg.highlight_knee == 0.7 and cfg.optim.ignore_clipped_targets
     assert cfg.model_config().highlight_knee == 0.7 and cfg.model_config().channels == plain.model_config().channels
-    assert plain.shoulder_keeps_hue is None and not plain.model_config().shoulder_keeps_hue
-    hue = config_from_args(parser.parse_args(["--data", "d", "--out", "o", "--shoulder-keeps-hue"]))
-    assert hue.shoulder_keeps_hue is True and hue.model_config().shoulder_keeps_hue
-    assert config_from_args(parser.parse_args(["--data", "d", "--out", "o", "--no-shoulder-keeps-hue"])
-                            ).shoulder_keeps_hue is False
+    assert plain.shoulder_hue is None and plain.model_config().shoulder_hue == 0.0
+    hue = config_from_args(parser.parse_args(["--data", "d", "--out", "o", "--shoulder-hue", "0.3"]))
+    assert hue.shoulder_hue == 0.3 and hue.model_config().shoulder_hue == 0.3
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        config_from_args(parser.parse_args(["--data", "d", "--out", "o", "--shoulder-hue", "1.5"]))
